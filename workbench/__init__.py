@@ -1,0 +1,50 @@
+"""workbench: generate, run, verify, profile and refine code from a notebook.
+
+``import workbench`` loads no IPython, UI or GPU library; ``%load_ext workbench`` adds the
+magics.
+"""
+
+from ._errors import (
+    ExtraNotInstalled,
+    InputsError,
+    LLMError,
+    SessionError,
+    UsageError,
+    WorkbenchError,
+)
+from ._optimize import load_result, optimize
+from ._results import CandidateResult, OptimizeResult, Reference, Timing
+from ._session import SessionStore
+from ._settings import Settings, configure, get_settings
+from ._strategies import CandidateSpec, Strategy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CandidateResult",
+    "CandidateSpec",
+    "ExtraNotInstalled",
+    "InputsError",
+    "LLMError",
+    "OptimizeResult",
+    "Reference",
+    "SessionError",
+    "SessionStore",
+    "Settings",
+    "Strategy",
+    "Timing",
+    "UsageError",
+    "WorkbenchError",
+    "configure",
+    "get_settings",
+    "load_ipython_extension",
+    "load_result",
+    "optimize",
+]
+
+
+def load_ipython_extension(ipython) -> None:  # noqa: ANN001 - IPython's InteractiveShell
+    """``%load_ext workbench``: register the magics (IPython is imported only now)."""
+    from ._magics import register
+
+    register(ipython)

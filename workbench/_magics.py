@@ -1,0 +1,272 @@
+"""IPython magics: thin layers over the public API. Imported only by ``%load_ext workbench``."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from datetime import datetime
+from typing import Any
+
+from IPython.core.error import UsageError as IPythonUsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from ._errors import UsageError, WorkbenchError
+from ._optimize import load_result, optimize
+from ._render import fmt_speedup
+from ._settings import configure, get_settings
+
+
+def _lookup(ns: dict[str, Any], name: str, option: str) -> Any:
+    if name not in ns:
+        raise UsageError(
+            f"{option} {name}: no variable {name!r} in the notebook; define it in a cell above first"
+        )
+    return ns[name]
+
+
+class _Printer:
+    """One line per finished candidate, so a long run shows progress in any front end."""
+
+    def __init__(self) -> None:
+        self.out = sys.stdout
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event["kind"]
+        if kind == "reference":
+            print(
+                f"workbench: timing the reference, then {event['total']} candidate(s)...",
+                file=self.out,
+                flush=True,
+            )
+        elif kind == "done":
+            c = event["candidate"]
+            what = fmt_speedup(c) if c.status == "passed" else c.reason
+            print(
+                f"  [{event['index'] + 1}/{event['total']}] {c.strategy:<24} {c.status:<8} {what}",
+                file=self.out,
+                flush=True,
+            )
+
+
+@magics_class
+class WorkbenchMagics(Magics):
+    @magic_arguments()
+    @argument(
+        "--inputs",
+        metavar="NAME",
+        help="function n -> tuple of arguments (or a list of argument tuples)",
+    )
+    @argument(
+        "--tests", metavar="NAME[,NAME...]", help="test functions to run against every candidate"
+    )
+    @argument(
+        "--strategies",
+        metavar="S[,S...]",
+        default="numba",
+        help="candidate generators: numba (default); 'none' runs only --candidates",
+    )
+    @argument(
+        "--candidates", metavar="NAME", help="variable holding a code string or a list of them"
+    )
+    @argument(
+        "--entry", metavar="NAME", help="the function to optimize when the cell defines several"
+    )
+    @argument(
+        "--rtol",
+        type=float,
+        help="relative tolerance for floating-point results (default by dtype)",
+    )
+    @argument(
+        "--atol",
+        type=float,
+        help="absolute tolerance for floating-point results (default by dtype)",
+    )
+    @argument(
+        "--time-budget",
+        type=float,
+        metavar="S",
+        help="seconds of timed calls per candidate (default 2)",
+    )
+    @argument(
+        "--sizes",
+        metavar="N[,N...]",
+        help="input sizes to verify on; the largest is the timing size",
+    )
+    @argument("--accept", action="store_true", help="bind the best verified candidate right away")
+    @cell_magic
+    def optimize(self, line: str, cell: str) -> Any:
+        """Make the function in this cell faster without changing its results.
+
+        The cell runs as usual (its function is defined), then candidates (Numba variants by
+        default, plus any you give) each run in an isolated process, are checked against the
+        cell's function on inputs of several sizes and by your tests, and the ones that pass
+        are timed against it. Nothing in your namespace changes until you accept one:
+        ``res = _`` then ``res.accept()``, or ``--accept``.
+
+        Example::
+
+            %%optimize --inputs make_inputs
+            def pairwise_dist(X): ...
+        """
+        args = parse_argstring(self.optimize, line)
+        ns = self.shell.user_ns
+        try:
+            if not cell.strip():
+                raise UsageError("the cell is empty: put the function to optimize below %%optimize")
+            if not args.inputs:
+                raise UsageError(
+                    "say how to build inputs: --inputs NAME, where NAME(n) returns a tuple of arguments of size n"
+                )
+            inputs = _lookup(ns, args.inputs, "--inputs")
+            tests = (
+                [_lookup(ns, n.strip(), "--tests") for n in args.tests.split(",")]
+                if args.tests
+                else None
+            )
+            candidates = _lookup(ns, args.candidates, "--candidates") if args.candidates else ()
+            strategies = [] if args.strategies.strip().lower() in ("none", "") else args.strategies
+            sizes = _int_list(args.sizes, "--sizes") if args.sizes else None
+            ran = self.shell.run_cell(cell, store_history=False, silent=True)
+            if not ran.success:
+                raise UsageError(
+                    "the cell itself raised an error (shown above): fix it, then run %%optimize again"
+                )
+            result = optimize(
+                cell,
+                inputs=inputs,
+                tests=tests,
+                strategies=strategies,
+                candidates=candidates,
+                entry=args.entry,
+                rtol=args.rtol,
+                atol=args.atol,
+                time_budget=args.time_budget,
+                sizes=sizes,
+                namespace=ns,
+                progress=_Printer(),
+            )
+            if args.accept and result.best is not None:
+                result.accept(new_cell=False)
+            return result
+        except UsageError as exc:
+            raise IPythonUsageError(str(exc)) from None
+
+    @line_magic
+    def wb(self, line: str) -> Any:
+        """Workbench configuration and sessions.
+
+        %wb sessions          list the saved sessions (runs) in this directory
+        %wb show ID           show a saved session's results
+        %wb resume ID         bring a saved session back (then: res = _; res.accept())
+        %wb config            show the settings
+        %wb config NAME=VALUE [NAME=VALUE ...]
+                              change settings, e.g. %wb config memory_limit_mb=8192 time_budget=5
+        """
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise IPythonUsageError(f"%wb: {exc}") from None
+        command, rest = (words[0], words[1:]) if words else ("help", [])
+        try:
+            if command == "sessions":
+                return _sessions_table()
+            if command in ("show", "resume"):
+                if len(rest) != 1:
+                    raise UsageError(f"%wb {command} takes one session id: see %wb sessions")
+                result = load_result(rest[0])
+                if command == "resume":
+                    result.namespace = self.shell.user_ns
+                return result
+            if command == "config":
+                if not rest:
+                    return _settings_table()
+                changes = {}
+                for item in rest:
+                    if "=" not in item:
+                        raise UsageError(f"%wb config: write NAME=VALUE, not {item!r}")
+                    key, value = item.split("=", 1)
+                    changes[key.strip()] = value.strip()
+                configure(**changes)
+                return _settings_table()
+            if command == "help":
+                print(self.wb.__doc__)
+                return None
+            raise UsageError(
+                f"%wb: unknown command {command!r}; try sessions, show ID, resume ID, config"
+            )
+        except WorkbenchError as exc:
+            raise IPythonUsageError(str(exc)) from None
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(
+            f"{option} takes whole numbers separated by commas, e.g. {option} 10,100,1000"
+        ) from None
+    if not values or min(values) < 0:
+        raise UsageError(f"{option} takes non-negative whole numbers")
+    return values
+
+
+class _Table:
+    def __init__(self, headers: list[str], rows: list[list[str]], title: str) -> None:
+        self.headers, self.rows, self.title = headers, rows, title
+
+    def __repr__(self) -> str:
+        widths = [
+            max(len(h), *(len(r[i]) for r in self.rows)) if self.rows else len(h)
+            for i, h in enumerate(self.headers)
+        ]
+        lines = [self.title, "  ".join(h.ljust(w) for h, w in zip(self.headers, widths))]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in self.rows]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.headers)
+        body = "".join(
+            "<tr>"
+            + "".join(f"<td style='text-align:left'>{html.escape(c)}</td>" for c in r)
+            + "</tr>"
+            for r in self.rows
+        )
+        return f"<p><b>{html.escape(self.title)}</b></p><table><tr>{head}</tr>{body}</table>"
+
+
+def _sessions_table() -> _Table:
+    from ._session import SessionStore
+
+    store = SessionStore(get_settings().home)
+    rows = [
+        [
+            r["id"],
+            r["kind"],
+            r["entry"] or "",
+            r["status"],
+            str(r["candidates"]),
+            r["accepted"] or "",
+            datetime.fromtimestamp(r["created"]).strftime("%Y-%m-%d %H:%M"),
+        ]
+        for r in store.runs()
+    ]
+    return _Table(
+        ["id", "kind", "entry", "status", "candidates", "accepted", "created"],
+        rows,
+        f"{len(rows)} session(s) in {store.path}",
+    )
+
+
+def _settings_table() -> _Table:
+    import dataclasses
+
+    settings = get_settings()
+    rows = [[f.name, str(getattr(settings, f.name))] for f in dataclasses.fields(settings)]
+    return _Table(["setting", "value"], rows, "workbench settings")
+
+
+def register(ipython: Any) -> None:
+    ipython.register_magics(WorkbenchMagics)

@@ -1,0 +1,483 @@
+"""``optimize``: candidates in, verified and timed results out."""
+
+from __future__ import annotations
+
+import inspect
+import random
+import sys
+import time
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from typing import Any
+
+from ._errors import InputsError, UsageError
+from ._isolation import Limits
+from ._results import CandidateResult, OptimizeResult, Reference, Timing, candidate_id
+from ._runner import Program, RunReport, run_program
+from ._scan import scan
+from ._session import SessionStore
+from ._settings import Settings, get_settings
+from ._strategies import CandidateSpec, Strategy, resolve_strategies
+from ._strategies._base import dedupe
+from ._task import Task, task_from
+from ._verify import Tolerance, compare, compare_sketches
+
+DEFAULT_SIZES = (1, 2, 3, 8, 31)
+Progress = Callable[[dict[str, Any]], None]
+
+
+class _MakeArgs:
+    """size -> a fresh argument tuple (runs in the worker: picklable, no kernel state)."""
+
+    def __init__(self, inputs: Callable[[int], tuple] | None, fixed: tuple | None = None) -> None:
+        self.inputs, self.fixed = inputs, fixed
+
+    def __call__(self, n: int) -> tuple:
+        if self.inputs is None:
+            import copy
+
+            return copy.deepcopy(self.fixed)
+        return tuple(self.inputs(n))
+
+
+def _call_inputs(inputs: Callable, n: int) -> tuple:
+    name = getattr(inputs, "__name__", "inputs")
+    try:
+        args = inputs(n)
+    except Exception as exc:
+        raise InputsError(
+            f"{name}({n}) raised {type(exc).__name__}: {exc}; fix it so it builds arguments for size {n}"
+        ) from None
+    if not isinstance(args, tuple):
+        raise InputsError(
+            f"{name}({n}) returned {type(args).__name__}; it must return a tuple of arguments, e.g. return (X,)"
+        )
+    return args
+
+
+def _prepare_inputs(inputs: Any, sizes: Sequence[int] | None, timing_size: int | None):
+    """Verification cases, their labels, the argument maker for timing, and the timing size."""
+    if inputs is None:
+        raise InputsError(
+            "say how to build inputs: inputs=make_inputs (a function n -> tuple of args) "
+            "or a list of argument tuples (magic: --inputs NAME)"
+        )
+    if callable(inputs):
+        chosen = list(sizes) if sizes else [*DEFAULT_SIZES, random.randrange(40, 90)]
+        cases = [_call_inputs(inputs, n) for n in chosen]
+        again = _call_inputs(inputs, chosen[-1])
+        if compare(cases[-1], again, Tolerance(0.0, 0.0)) is not None:
+            name = getattr(inputs, "__name__", "inputs")
+            raise InputsError(
+                f"{name}(n) returns different values on each call: seed its random "
+                "generator from n, e.g. rng = np.random.default_rng(n)"
+            )
+        if timing_size is None and sizes:
+            timing_size = max(sizes)
+        return cases, [f"n={n}" for n in chosen], _MakeArgs(inputs), timing_size
+    if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(a, tuple) for a in inputs):
+        largest = max(inputs, key=_nbytes)
+        return (
+            list(inputs),
+            [f"inputs[{i}]" for i in range(len(inputs))],
+            _MakeArgs(None, largest),
+            0,
+        )
+    raise InputsError(
+        "inputs must be a function n -> tuple of arguments, or a non-empty list of argument tuples"
+    )
+
+
+def _nbytes(args: tuple) -> int:
+    return sum(getattr(a, "nbytes", sys.getsizeof(a)) for a in args)
+
+
+def _collect_tests(tests: Any) -> list[tuple[str, Callable]]:
+    if tests is None:
+        return []
+    if callable(tests):
+        tests = [tests]
+    out = []
+    for t in tests:
+        if not callable(t):
+            raise UsageError(f"tests must be functions (test_*), not {type(t).__name__}")
+        out.append((getattr(t, "__name__", "test"), t))
+    return out
+
+
+def optimize(
+    source_or_function: Any,
+    *,
+    inputs: Callable[[int], tuple] | Sequence[tuple],
+    tests: Iterable[Callable] | Callable | None = None,
+    strategies: Iterable[str | Strategy] = ("numba",),
+    candidates: Iterable[str] = (),
+    entry: str | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    time_budget: float | None = None,
+    sizes: Sequence[int] | None = None,
+    timing_size: int | None = None,
+    namespace: MutableMapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    settings: Settings | None = None,
+) -> OptimizeResult:
+    """Make a function faster without changing its results.
+
+    Candidates (from ``strategies`` and the code strings in ``candidates``) each run in an
+    isolated worker process, are checked against the reference on inputs of several sizes and
+    by the user's ``tests``, and the ones that pass are timed against the reference on fresh
+    inputs of one large size. ``inputs(n)`` must return a tuple of arguments for size ``n``
+    (deterministically: seed from ``n``); ``sizes`` overrides the verification sizes and the
+    largest of them is then the timing size (else it is calibrated so that one reference call
+    takes about ``settings.timing_target`` seconds). ``time_budget`` is the seconds of timed
+    calls per candidate. Returns an ``OptimizeResult``; nothing in the caller's namespace
+    changes until ``result.accept()``.
+    """
+    started = time.perf_counter()
+    settings = settings or get_settings()
+    if time_budget is not None:
+        if time_budget <= 0:
+            raise UsageError("time_budget must be a positive number of seconds")
+        settings = settings.replace(time_budget=float(time_budget))
+    if namespace is None:
+        namespace = _caller_namespace(source_or_function)
+    task = task_from(source_or_function, entry=entry, namespace=namespace)
+    tol = Tolerance(rtol, atol)
+    cases, labels, make, timing_size = _prepare_inputs(inputs, sizes, timing_size)
+    test_fns = _collect_tests(tests)
+    specs = _specs(task, strategies, candidates)
+    emit = progress or (lambda event: None)
+
+    store = SessionStore(settings.home)
+    run_id = store.new_run(
+        "optimize",
+        entry=task.entry,
+        source=task.source,
+        options={
+            "strategies": [getattr(s, "name", s) for s in strategies]
+            if not isinstance(strategies, str)
+            else strategies,
+            "rtol": rtol,
+            "atol": atol,
+            "time_budget": settings.time_budget,
+            "sizes": labels,
+            "timing_size": timing_size,
+            "tests": [n for n, _ in test_fns],
+            "candidates": len(specs),
+        },
+    )
+    limits = Limits(
+        timeout=settings.timeout,
+        memory_mb=settings.memory_limit_mb,
+        disk_mb=settings.disk_limit_mb,
+        output_cap=settings.output_cap,
+    )
+    result = OptimizeResult(
+        entry=task.entry,
+        source=task.source,
+        reference=Reference(None),
+        candidates=[],
+        run_id=run_id,
+        store_path=str(store.path),
+        namespace=namespace,
+    )
+    try:
+        emit({"kind": "reference", "total": len(specs)})
+        ref_report, reference = _run_reference(
+            task, cases, labels, test_fns, make, timing_size, limits, settings
+        )
+        result.reference = reference
+        store.update_run(run_id, reference=_reference_dict(reference))
+        if reference.skipped:
+            result.notes.append(
+                "the reference itself fails on "
+                + "; ".join(reference.skipped)
+                + ": those inputs are skipped"
+            )
+        for name, error in reference.tests.items():
+            if error:
+                result.notes.append(
+                    f"{name} fails on the reference too ({error}): candidates are still held to it"
+                )
+        for index, spec in enumerate(specs):
+            emit(
+                {
+                    "kind": "candidate",
+                    "index": index,
+                    "total": len(specs),
+                    "strategy": spec.strategy,
+                }
+            )
+            cand = _evaluate(
+                spec,
+                task,
+                cases,
+                labels,
+                test_fns,
+                make,
+                ref_report,
+                reference,
+                tol,
+                limits,
+                settings,
+                lambda phase, i=index: emit({"kind": "phase", "index": i, "phase": phase}),
+            )
+            result.candidates.append(cand)
+            store.add_candidate(run_id, cand.id, cand.to_dict())
+            emit({"kind": "done", "index": index, "total": len(specs), "candidate": cand})
+        result.seconds = time.perf_counter() - started
+        store.update_run(run_id, status="finished", notes=result.notes, finished=time.time())
+    except BaseException:
+        store.update_run(run_id, status="interrupted", notes=result.notes, finished=time.time())
+        raise
+    return result
+
+
+def _caller_namespace(source_or_function: Any) -> MutableMapping[str, Any] | None:
+    if callable(source_or_function) and hasattr(source_or_function, "__globals__"):
+        return source_or_function.__globals__
+    frame = inspect.currentframe()
+    caller = frame.f_back.f_back if frame and frame.f_back else None
+    return caller.f_globals if caller else None
+
+
+def _specs(
+    task: Task, strategies: Iterable[str | Strategy], candidates: Iterable[str]
+) -> list[CandidateSpec]:
+    specs: list[CandidateSpec] = []
+    for strategy in resolve_strategies(strategies):
+        specs.extend(strategy.propose(task))
+    if isinstance(candidates, str):
+        candidates = [candidates]
+    for code in candidates:
+        if not isinstance(code, str):
+            raise UsageError("candidates must be code strings")
+        specs.append(CandidateSpec(code=code, strategy="user", note="supplied by the user"))
+    return dedupe(specs)
+
+
+def _run_reference(task, cases, labels, tests, make, timing_size, limits, settings):
+    calibrate = timing_size is None
+    start = timing_size if timing_size else 64
+
+    def decide(report: RunReport) -> dict | None:
+        if not any("output" in c for c in report.cases.values()):
+            return None
+        return {
+            "size": start,
+            "calibrate": calibrate,
+            "target": settings.timing_target,
+            "max_size": 1 << 26,
+            "max_seconds": max(2.0, 5 * settings.timing_target),
+            "budget": settings.time_budget,
+            "min_repeats": 5,
+            "max_repeats": 30,
+            "sketch_calls": 30,
+        }
+
+    program = Program("reference", task.source, task.entry, dict(task.context))
+    report = run_program(program, cases, tests, make, decide, limits, settings.hardened)
+    if report.load_error:
+        raise UsageError(f"the cell's code fails when run on its own: {report.load_error}")
+    ok = [i for i, c in report.cases.items() if "output" in c]
+    skipped = [
+        f"{labels[i]} ({c['error']})" for i, c in sorted(report.cases.items()) if "output" not in c
+    ]
+    if report.fault and not ok:
+        raise UsageError(
+            f"the reference {report.fault.reason}; try smaller inputs or a larger timeout (%wb config timeout=...)"
+        )
+    if not ok:
+        raise InputsError(
+            f"the reference raised on every input ({skipped[0]}): check the inputs function"
+        )
+    if report.fault or report.timing is None:
+        why = report.fault.reason if report.fault else "no timing came back"
+        raise UsageError(
+            f"timing the reference failed: it {why}; give a smaller timing_size (magic: --sizes)"
+        )
+    t = report.timing
+    timing = _timing(t, report)
+    tests_status = {r["name"]: (None if r["ok"] else r.get("error")) for r in report.tests}
+    reference = Reference(
+        timing=timing, sizes=[labels[i] for i in ok], skipped=skipped, tests=tests_status
+    )
+    return report, reference
+
+
+def _timing(t: dict, report: RunReport) -> Timing:
+    first = report.cases[min(report.cases)].get("seconds", 0.0) if report.cases else 0.0
+    return Timing.from_times(
+        t["times"],
+        size=t["size"],
+        warmup=t["warmup"],
+        compile_time=first,
+        cpu_ratio=_ratio(t),
+        peak_memory=t.get("peak_memory"),
+    )
+
+
+def _ratio(t: dict) -> float:
+    wall = sum(t["times"])
+    return sum(t["cpu_times"]) / wall if wall > 0 else 1.0
+
+
+def _evaluate(
+    spec, task, cases, labels, tests, make, ref_report, reference, tol, limits, settings, on_phase
+) -> CandidateResult:
+    started = time.perf_counter()
+    cand = CandidateResult(
+        id=candidate_id(spec.code),
+        code=spec.code,
+        strategy=spec.strategy,
+        note=spec.note,
+        path=spec.path,
+        parent=spec.parent,
+        round=spec.round,
+        warnings=scan(spec.code),
+    )
+    ref_cases = ref_report.cases
+    ref_sketches = ref_report.timing["sketches"]
+    verdict: dict[str, str] = {}
+
+    def decide(report: RunReport) -> dict | None:
+        for i in sorted(ref_cases):
+            expected = ref_cases[i]
+            if "output" not in expected:
+                continue
+            got = report.cases.get(i)
+            if got is None:
+                verdict.update(status="error", reason=f"no result for {labels[i]}")
+                return None
+            if "output" not in got:
+                status = "oom" if got["error"].startswith("MemoryError") else "error"
+                verdict.update(status=status, reason=f"{got['error']} (on input {labels[i]})")
+                return None
+            diff = compare(expected["output"], got["output"], tol)
+            if diff:
+                verdict.update(status="failed", reason=f"{diff} (input {labels[i]})")
+                return None
+            for j, (before_ref, after) in enumerate(
+                zip(expected["inputs_after"], got["inputs_after"])
+            ):
+                if compare(before_ref, after, Tolerance(0.0, 0.0)):
+                    verdict.update(
+                        status="failed",
+                        reason=f"changes its argument {j + 1} in place differently from "
+                        f"the reference (input {labels[i]})",
+                    )
+                    return None
+            extra_alias = set(got.get("aliases", [])) - set(expected.get("aliases", []))
+            if extra_alias:
+                verdict.update(
+                    status="failed",
+                    reason=f"returns a view of argument {min(extra_alias) + 1}; the "
+                    "reference returns a new array",
+                )
+                return None
+        for test in report.tests:
+            if not test["ok"]:
+                verdict.update(status="failed", reason=f"{test['name']} failed: {test['error']}")
+                return None
+        return {
+            "size": reference.timing.size,
+            "calibrate": False,
+            "budget": settings.time_budget,
+            "min_repeats": 5,
+            "max_repeats": 200,
+            "sketch_calls": len(ref_sketches),
+        }
+
+    report = run_program(
+        Program("candidate", spec.code, task.entry, dict(task.context)),
+        cases,
+        tests,
+        make,
+        decide,
+        limits,
+        settings.hardened,
+        on_phase,
+    )
+    cand.output = report.output[-2000:]
+    cand.seconds = time.perf_counter() - started
+    if report.load_error:
+        cand.status, cand.reason = "error", report.load_error
+        return cand
+    if report.fault:
+        cand.status, cand.reason = report.fault.status, report.fault.reason
+        return cand
+    if verdict:
+        cand.status, cand.reason = verdict["status"], verdict["reason"]
+        return cand
+    t = report.timing
+    for k, (ref_s, got_s) in enumerate(zip(ref_sketches, t["sketches"])):
+        if ref_s is None or got_s is None:
+            continue
+        diff = compare_sketches(ref_s, got_s, tol)
+        if diff:
+            cand.status, cand.reason = "failed", f"{diff} (timed call {k + 1})"
+            return cand
+    tampering = _clock_check(report)
+    if tampering:
+        cand.status, cand.reason = "error", tampering
+        return cand
+    cand.timing = _timing(t, report)
+    ref = reference.timing
+    cand.speedup = ref.median / cand.timing.median if cand.timing.median > 0 else float("inf")
+    cand.speedup_low = ref.q1 / cand.timing.q3 if cand.timing.q3 > 0 else float("inf")
+    cand.speedup_high = ref.q3 / cand.timing.q1 if cand.timing.q1 > 0 else float("inf")
+    cand.status = "passed"
+    cand.reason = _passed_reason(cand, len(reference.sizes), len(tests))
+    return cand
+
+
+def _clock_check(report: RunReport) -> str | None:
+    """The worker's clock must agree with the kernel's: a patched timer shows up here."""
+    t = report.timing
+    inside = t["warmup"] + t["span"]
+    outside = report.wall_timing or 0.0
+    if inside < 0.5 * outside - 0.5:
+        return (
+            f"its timings do not add up: the worker reported {inside:.3f} s but the kernel measured "
+            f"{outside:.3f} s (was the timer patched?)"
+        )
+    return None
+
+
+def _passed_reason(cand: CandidateResult, n_inputs: int, n_tests: int) -> str:
+    checks = f"matches the reference on {n_inputs} inputs"
+    if n_tests:
+        checks += f" and passes {n_tests} test(s)"
+    if not cand.significant:
+        return checks + "; no significant change in speed"
+    return checks
+
+
+def _reference_dict(reference: Reference) -> dict:
+    import dataclasses
+
+    return dataclasses.asdict(reference)
+
+
+def load_result(run_id: str, home: str | None = None) -> OptimizeResult:
+    """Rebuild an ``OptimizeResult`` from the session database (e.g. after a kernel restart)."""
+    store = SessionStore(home or get_settings().home)
+    data = store.run(run_id)
+    ref = data.get("reference") or {}
+    timing = Timing(**ref["timing"]) if ref.get("timing") else None
+    reference = Reference(
+        timing=timing,
+        sizes=ref.get("sizes", []),
+        skipped=ref.get("skipped", []),
+        tests=ref.get("tests", {}),
+    )
+    return OptimizeResult(
+        entry=data["entry"],
+        source=data["source"],
+        reference=reference,
+        candidates=[CandidateResult.from_dict(c) for c in data["candidates"]],
+        run_id=run_id,
+        store_path=str(store.path),
+        notes=data.get("notes") or [],
+        accepted=data.get("accepted"),
+    )

@@ -1,0 +1,402 @@
+"""The pass matrix: which candidate passes which test, run in isolated worker processes.
+
+Candidates (code strings that define a function) and tests (an ``assert`` line or a test
+function's source) are deduplicated, then every (candidate, test) cell runs in a small pool of
+long-lived workers (``workbench._passmatrix_worker``): many cells per process, a per-cell timer,
+a fresh namespace per cell. A crash (segfault, ``os._exit``) or a cell that blocks the timer
+costs that cell only: the worker is killed and restarted and the rest of its batch goes on.
+Results are cached on disk by content hash, so re-ranking or re-running is free.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import select
+import sqlite3
+import struct
+import sys
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._errors import UsageError
+from ._isolation import Limits, Worker, start_worker
+from ._passmatrix_worker import LOAD_TEST, instrument
+from ._wire import WireError, decode, encode
+
+OUTCOMES = ("passed", "failed", "error", "timeout", "crashed")
+_CACHE_VERSION = "1"
+_CHUNK = 256  # cells per batch sent to a worker
+_STARTUP_GRACE = 30.0  # seconds a (re)started worker may take before its first result
+
+
+@dataclass
+class PassMatrix:
+    """Deduplicated candidates x deduplicated tests, with what happened in every cell."""
+
+    codes: list[str]
+    tests: list[str]
+    passed: np.ndarray  # bool, (n_codes, n_tests)
+    outcomes: np.ndarray  # str, one of OUTCOMES per cell
+    loaded: np.ndarray  # bool per code: its code ran without error (B4's "executable")
+    returned: np.ndarray  # object: repr of what the test's call returned, or None
+    test_inputs: list[str | None]  # the call expression of each test, e.g. "f([1, 2])"
+    code_counts: np.ndarray  # how often each code occurred before deduplication
+    test_counts: np.ndarray
+    entry: str = ""
+    timeout: float = 0.1
+    seconds: float = 0.0  # wall time of the build
+    cells_run: int = 0  # cells executed (not from the cache)
+    details: dict[tuple[int, int], str] = field(default_factory=dict)  # why a cell erred
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.passed.shape
+
+    def code_index(self, code: str) -> int:
+        try:
+            return self.codes.index(code)
+        except ValueError:
+            raise UsageError("that code is not a candidate of this pass matrix") from None
+
+    def test_index(self, test: int | str) -> int:
+        """The column of ``test`` (its index, or its source text)."""
+        if isinstance(test, (int, np.integer)):
+            if not 0 <= int(test) < len(self.tests):
+                raise UsageError(f"test index {test} is out of range 0..{len(self.tests) - 1}")
+            return int(test)
+        try:
+            return self.tests.index(test.strip())
+        except ValueError:
+            raise UsageError("that test is not a column of this pass matrix") from None
+
+    def __repr__(self) -> str:
+        return (
+            f"PassMatrix({len(self.codes)} codes x {len(self.tests)} tests, "
+            f"{int(self.passed.sum())} passing cells, {self.seconds:.2f} s)"
+        )
+
+
+def dedupe(items: Iterable[str], *, strip: bool = False) -> tuple[list[str], np.ndarray]:
+    """Unique items in first-seen order and how often each occurred."""
+    counts: dict[str, int] = {}
+    for item in items:
+        key = item.strip() if strip else item
+        counts[key] = counts.get(key, 0) + 1
+    return list(counts), np.array(list(counts.values()), dtype=np.int64)
+
+
+def build_pass_matrix(
+    codes: Sequence[str],
+    tests: Sequence[str],
+    *,
+    entry: str,
+    prelude: str = "",
+    timeout: float = 0.1,
+    workers: int = 2,
+    cache_dir: str | os.PathLike[str] | None = None,
+    memory_mb: int = 2048,
+    process_per_test: bool = False,
+) -> PassMatrix:
+    """Run every deduplicated candidate against every deduplicated test, in isolated workers.
+
+    ``codes`` are programs that define ``entry``; ``tests`` are ``assert`` lines or test
+    functions (``def test_...``) that call it. ``prelude`` runs before each candidate (imports).
+    ``process_per_test`` starts a fresh process per cell: slow, the reference the fast path is
+    checked against.
+    """
+    if not entry or not entry.isidentifier():
+        raise UsageError("entry must be the name of the function under test, e.g. entry='f'")
+    if timeout <= 0:
+        raise UsageError("timeout must be a positive number of seconds")
+    if workers < 1:
+        raise UsageError("workers must be at least 1")
+    started = time.perf_counter()
+    unique_codes, code_counts = dedupe(codes)
+    unique_tests, test_counts = dedupe((t for t in tests if t.strip()), strip=True)
+    n_codes, n_tests = len(unique_codes), len(unique_tests)
+
+    # column -1 is the "load" cell of each code: the candidate alone, no test
+    keys = {
+        (i, j): _cell_key(prelude, code, LOAD_TEST if j < 0 else unique_tests[j], entry, timeout)
+        for i, code in enumerate(unique_codes)
+        for j in range(-1, n_tests)
+    }
+    cache = _Cache(Path(cache_dir)) if cache_dir is not None else None
+    results: dict[tuple[int, int], tuple[str, str, str | None]] = (
+        cache.get_many(keys) if cache else {}
+    )
+    todo = [cell for cell in keys if cell not in results]
+    if todo:
+        fresh = _Pool(
+            unique_codes, unique_tests, prelude, timeout, workers, memory_mb, process_per_test
+        ).run(todo)
+        results.update(fresh)
+        if cache:
+            cache.put_many({keys[cell]: value for cell, value in fresh.items()})
+    if cache:
+        cache.close()
+
+    outcomes = np.full((n_codes, n_tests), "crashed", dtype="<U7")
+    returned = np.full((n_codes, n_tests), None, dtype=object)
+    details: dict[tuple[int, int], str] = {}
+    for (i, j), (outcome, detail, value) in results.items():
+        if j < 0:
+            continue
+        outcomes[i, j] = outcome
+        returned[i, j] = value
+        if detail:
+            details[i, j] = detail
+    loaded = np.array([results[i, -1][0] == "passed" for i in range(n_codes)], dtype=bool)
+    return PassMatrix(
+        codes=unique_codes,
+        tests=unique_tests,
+        passed=outcomes == "passed",
+        outcomes=outcomes,
+        loaded=loaded,
+        returned=returned,
+        test_inputs=[instrument(t)[1] for t in unique_tests],
+        code_counts=code_counts,
+        test_counts=test_counts,
+        entry=entry,
+        timeout=timeout,
+        seconds=time.perf_counter() - started,
+        cells_run=len(todo),
+        details=details,
+    )
+
+
+def _cell_key(prelude: str, code: str, test: str, entry: str, timeout: float) -> str:
+    payload = json.dumps([_CACHE_VERSION, prelude, code, test, entry, repr(float(timeout))])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class _Cache:
+    """Cell results on disk (SQLite), keyed by the sha256 of everything that decides them."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(directory / "passmatrix.sqlite", timeout=30)
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS cells "
+            "(key TEXT PRIMARY KEY, outcome TEXT, detail TEXT, returned TEXT)"
+        )
+
+    def get_many(self, keys: dict[tuple[int, int], str]) -> dict:
+        by_key = {key: cell for cell, key in keys.items()}
+        found = {}
+        items = list(by_key)
+        for start in range(0, len(items), 500):
+            part = items[start : start + 500]
+            rows = self.db.execute(
+                f"SELECT key, outcome, detail, returned FROM cells WHERE key IN "
+                f"({','.join('?' * len(part))})",
+                part,
+            )
+            for key, outcome, detail, value in rows:
+                found[by_key[key]] = (outcome, detail, value)
+        return found
+
+    def put_many(self, values: dict[str, tuple[str, str, str | None]]) -> None:
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?)",
+                [(key, *value) for key, value in values.items()],
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class _Pool:
+    """A few worker processes that take batches of cells from a shared queue."""
+
+    def __init__(
+        self,
+        codes: list[str],
+        tests: list[str],
+        prelude: str,
+        timeout: float,
+        workers: int,
+        memory_mb: int,
+        process_per_test: bool,
+    ) -> None:
+        self.codes, self.tests, self.prelude, self.timeout = codes, tests, prelude, timeout
+        self.n_workers = workers
+        self.process_per_test = process_per_test
+        # whole-process backstop; the per-cell watchdog below is the real limit
+        self.limits = Limits(timeout=24 * 3600.0, memory_mb=memory_mb, disk_mb=256)
+        # a cell that ignores its timer is killed after this long
+        self.cell_deadline = 2 * timeout + 1.0
+        self.results: dict[tuple[int, int], tuple[str, str, str | None]] = {}
+        self.lock = threading.Lock()
+        self.errors: list[BaseException] = []
+
+    def run(self, cells: list[tuple[int, int]]) -> dict:
+        jobs: queue.Queue[list[tuple[int, int]]] = queue.Queue()
+        size = 1 if self.process_per_test else _CHUNK
+        by_code: dict[int, list[tuple[int, int]]] = {}
+        for cell in sorted(cells):  # the load cell (-1) first, then the tests in order
+            by_code.setdefault(cell[0], []).append(cell)
+        for group in by_code.values():
+            for start in range(0, len(group), size):
+                jobs.put(group[start : start + size])
+        threads = [
+            threading.Thread(target=self._drain, args=(jobs,), daemon=True)
+            for _ in range(min(self.n_workers, jobs.qsize()))
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if self.errors:
+            raise self.errors[0]
+        return self.results
+
+    def _drain(self, jobs: queue.Queue) -> None:
+        process: _Process | None = None
+        try:
+            while True:
+                try:
+                    batch = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                while batch:
+                    if process is None:
+                        process = _Process(self.limits)
+                    batch = self._run_batch(process, batch)
+                    if process.broken or self.process_per_test:  # it died on a cell: start afresh
+                        process.close()
+                        process = None
+        except BaseException as exc:  # surface harness bugs in the calling thread
+            self.errors.append(exc)
+        finally:
+            if process is not None:
+                process.close()
+
+    def _run_batch(self, process: _Process, batch: list[tuple[int, int]]) -> list:
+        """Run ``batch``; returns the cells left over if the worker died (empty if all ran)."""
+        code_ids = sorted({i for i, _ in batch})
+        test_ids = sorted({j for _, j in batch if j >= 0})
+        message = {
+            "timeout": self.timeout,
+            "prelude": self.prelude,
+            "codes": {i: self.codes[i] for i in code_ids},
+            "tests": {j: self.tests[j] for j in test_ids},
+            "cells": [[i, j] for i, j in batch],
+        }
+        if not process.send(encode(message)):
+            return self._lost(process, batch, 0, "crashed", "worker gone")
+        deadline = _STARTUP_GRACE if process.fresh else self.cell_deadline + 1.0
+        for position, cell in enumerate(batch):
+            try:
+                data = process.receive(deadline)
+            except EOFError:  # it died: segfault, os._exit, killed for memory
+                return self._lost(process, batch, position, "crashed", process.describe_exit())
+            deadline = self.cell_deadline
+            if data is None:  # alive but silent: the cell blocks its timer
+                return self._lost(process, batch, position, "timeout", "did not stop at its timer")
+            try:
+                cid, tid, outcome, detail, value = decode(data)
+            except (WireError, ValueError, TypeError):
+                return self._lost(process, batch, position, "crashed", "garbled result")
+            if (cid, tid) != cell or outcome not in OUTCOMES:
+                return self._lost(process, batch, position, "crashed", "garbled result")
+            with self.lock:
+                self.results[cell] = (outcome, detail, value if isinstance(value, str) else None)
+            process.fresh = False
+        try:
+            if process.receive(self.cell_deadline) is None:  # the "done" marker
+                process.broken = True
+        except EOFError:
+            process.broken = True
+        return []
+
+    def _lost(self, process: _Process, batch: list, position: int, outcome: str, detail: str) -> list:
+        """Record the cell that was running as lost; the rest of the batch goes on."""
+        process.broken = True
+        cell = batch[position]
+        with self.lock:
+            if cell[1] < 0:  # the candidate itself kills the process: all its cells are lost
+                for other in batch[position:]:
+                    if other[0] == cell[0]:
+                        self.results[other] = (outcome, f"load: {detail}", None)
+                return [c for c in batch[position:] if c[0] != cell[0]]
+            self.results[cell] = (outcome, detail, None)
+        return batch[position + 1 :]
+
+
+class _Process:
+    """One worker process and its two pipes."""
+
+    def __init__(self, limits: Limits) -> None:
+        cmd_r, self.cmd_w = os.pipe()
+        self.msg_r, msg_w = os.pipe()
+        argv = [sys.executable, "-m", "workbench._passmatrix_worker", str(cmd_r), str(msg_w)]
+        try:
+            self.worker: Worker = start_worker(
+                argv, limits, pass_fds=(cmd_r, msg_w), extra_env={"PYTHONHASHSEED": "0"}
+            )
+        finally:
+            os.close(cmd_r)
+            os.close(msg_w)
+        self.buffer = bytearray()
+        self.offset = 0
+        self.fresh = True
+        self.broken = False
+
+    def send(self, data: bytes) -> bool:
+        view = memoryview(struct.pack("<Q", len(data)) + data)
+        try:
+            while view:
+                view = view[os.write(self.cmd_w, view) :]
+        except (BrokenPipeError, OSError):
+            return False
+        return True
+
+    def receive(self, deadline: float) -> bytes | None:
+        """The next message; None if nothing came for ``deadline`` s; EOFError if it died."""
+        end = time.monotonic() + deadline
+        while True:
+            start = self.offset
+            if len(self.buffer) - start >= 8:
+                (size,) = struct.unpack_from("<Q", self.buffer, start)
+                if len(self.buffer) - start >= 8 + size:
+                    self.offset = start + 8 + size
+                    return bytes(self.buffer[start + 8 : self.offset])
+            left = end - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([self.msg_r], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(self.msg_r, 1 << 16)
+            if not chunk:
+                raise EOFError
+            del self.buffer[: self.offset]  # drop what was consumed before growing
+            self.offset = 0
+            self.buffer += chunk
+
+    def describe_exit(self) -> str:
+        try:
+            self.worker.process.wait(timeout=1.0)
+        except Exception:
+            pass
+        if self.worker.verdict is not None:
+            return self.worker.verdict.reason
+        return self.worker.exit_description()
+
+    def close(self) -> None:
+        for fd in (self.cmd_w, self.msg_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.worker.close()

@@ -1,0 +1,226 @@
+"""Result records: plain data that renders itself (HTML in a notebook, text elsewhere)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import sys
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import UsageError
+
+STATUSES = ("passed", "failed", "error", "timeout", "crashed", "oom")
+
+
+def candidate_id(code: str) -> str:
+    return hashlib.sha256(code.strip().encode()).hexdigest()[:8]
+
+
+@dataclass
+class Timing:
+    """Repeated timed calls at one input size (seconds)."""
+
+    median: float
+    q1: float
+    q3: float
+    repeats: int
+    size: int | None = None
+    warmup: float = 0.0  # first call at the timing size, after verification
+    compile_time: float = 0.0  # first call ever (small input): JIT compilation, mostly
+    cpu_ratio: float = 1.0  # CPU time / wall time: about the number of busy threads
+    peak_memory: int | None = None  # bytes one call adds to resident memory
+    times: list[float] = field(default_factory=list)
+
+    @property
+    def spread(self) -> float:
+        """Interquartile range relative to the median."""
+        return (self.q3 - self.q1) / self.median if self.median else 0.0
+
+    @classmethod
+    def from_times(cls, times: list[float], **extra: Any) -> Timing:
+        s = sorted(times)
+        n = len(s)
+
+        def q(p: float) -> float:  # linear interpolation, like numpy's default
+            x = p * (n - 1)
+            lo = int(x)
+            hi = min(lo + 1, n - 1)
+            return s[lo] + (s[hi] - s[lo]) * (x - lo)
+
+        return cls(median=q(0.5), q1=q(0.25), q3=q(0.75), repeats=n, times=list(times), **extra)
+
+
+@dataclass
+class CandidateResult:
+    """One candidate: its code, where it came from, and what happened to it."""
+
+    id: str
+    code: str
+    strategy: str
+    status: str = "error"
+    reason: str = ""
+    note: str = ""
+    timing: Timing | None = None
+    speedup: float | None = None
+    speedup_low: float | None = None  # reference q1 / candidate q3
+    speedup_high: float | None = None  # reference q3 / candidate q1
+    warnings: list[str] = field(default_factory=list)
+    output: str = ""
+    path: str | None = None
+    parent: str | None = None
+    round: int = 0
+    seconds: float = 0.0  # what evaluating it cost the workbench
+
+    # conveniences the issue's API names
+    @property
+    def median(self) -> float | None:
+        return self.timing.median if self.timing else None
+
+    @property
+    def spread(self) -> float | None:
+        return self.timing.spread if self.timing else None
+
+    @property
+    def repeats(self) -> int | None:
+        return self.timing.repeats if self.timing else None
+
+    @property
+    def compile_time(self) -> float | None:
+        return self.timing.compile_time if self.timing else None
+
+    @property
+    def peak_memory(self) -> int | None:
+        return self.timing.peak_memory if self.timing else None
+
+    @property
+    def significant(self) -> bool:
+        """False when the speedup's spread overlaps 1.0 (no significant change)."""
+        if self.speedup_low is None or self.speedup_high is None:
+            return False
+        return self.speedup_low > 1.0 or self.speedup_high < 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CandidateResult:
+        data = dict(data)
+        if data.get("timing"):
+            data["timing"] = Timing(**data["timing"])
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class Reference:
+    """The reference's own run: its timing and which inputs it was checked on."""
+
+    timing: Timing | None
+    sizes: list[Any] = field(default_factory=list)  # sizes (or input indices) verified on
+    skipped: list[str] = field(default_factory=list)  # inputs the reference itself fails on
+    tests: dict[str, str | None] = field(default_factory=dict)  # test name -> error or None
+
+
+@dataclass
+class OptimizeResult:
+    """What ``optimize`` found. ``best`` is the fastest passed candidate; ``accept()`` uses it."""
+
+    entry: str
+    source: str
+    reference: Reference
+    candidates: list[CandidateResult]
+    run_id: str | None = None
+    store_path: str | None = None
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    accepted: str | None = None
+    namespace: MutableMapping[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def best(self) -> CandidateResult | None:
+        passed = [c for c in self.candidates if c.status == "passed" and c.speedup is not None]
+        return max(passed, key=lambda c: c.speedup) if passed else None
+
+    def __getitem__(self, key: int | str) -> CandidateResult:
+        if isinstance(key, int):
+            return self.candidates[key]
+        for c in self.candidates:
+            if c.id == key or c.strategy == key:
+                return c
+        raise KeyError(key)
+
+    def accept(
+        self,
+        candidate: CandidateResult | str | int | None = None,
+        *,
+        namespace: MutableMapping[str, Any] | None = None,
+        new_cell: bool = True,
+    ) -> CandidateResult:
+        """Bind the chosen (default: best) candidate under the original name in the user's
+        namespace, record it in the session, and offer its code as the next cell."""
+        if candidate is None:
+            chosen = self.best
+            if chosen is None:
+                raise UsageError(
+                    "no candidate passed verification, so there is nothing to accept; "
+                    "look at the reasons in the table, or give candidates=[...]"
+                )
+        elif isinstance(candidate, CandidateResult):
+            chosen = candidate
+        else:
+            chosen = self[candidate]
+        if chosen.status != "passed":
+            raise UsageError(
+                f"candidate {chosen.id} did not pass verification ({chosen.status}: "
+                f"{chosen.reason}); accept a passed one"
+            )
+        target = namespace if namespace is not None else self.namespace
+        if target is None:
+            raise UsageError(
+                "accept() needs namespace=globals() when the result was not made in a notebook"
+            )
+        exec(compile(chosen.code, f"<accepted {chosen.id}>", "exec"), target)  # noqa: S102 - the user accepts it
+        self.accepted = chosen.id
+        if self.run_id and self.store_path:
+            from ._session import SessionStore
+
+            SessionStore(self.store_path).update_run(self.run_id, accepted=chosen.id)
+        if new_cell:
+            _offer_next_cell(
+                f"# accepted from workbench session {self.run_id}: {chosen.strategy}, "
+                f"{_speedup_text(chosen)}\n{chosen.code}"
+            )
+        return chosen
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("namespace", None)
+        return data
+
+    def _repr_html_(self) -> str:
+        from ._render import result_html
+
+        return result_html(self)
+
+    def __repr__(self) -> str:
+        from ._render import result_text
+
+        return result_text(self)
+
+
+def _speedup_text(c: CandidateResult) -> str:
+    if c.speedup is None:
+        return c.status
+    if not c.significant:
+        return f"{c.speedup:.2f}x (no significant change)"
+    return f"{c.speedup:.1f}x faster" if c.speedup >= 1 else f"{1 / c.speedup:.1f}x slower"
+
+
+def _offer_next_cell(code: str) -> None:
+    """Put ``code`` into the next notebook cell, when running under IPython."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None:
+        shell.set_next_input(code, replace=False)

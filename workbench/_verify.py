@@ -1,0 +1,189 @@
+"""Compare a candidate's results with the reference's, by type, and say how they differ."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._wire import Opaque
+
+# (rtol, atol) by floating dtype: loose enough for reordered sums, tight enough for real bugs
+_DEFAULTS = {2: (1e-2, 1e-3), 4: (1e-4, 1e-6), 8: (1e-7, 1e-10), 16: (1e-7, 1e-10)}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """User overrides; None means "by dtype"."""
+
+    rtol: float | None = None
+    atol: float | None = None
+
+    def for_dtype(self, *dtypes: np.dtype) -> tuple[float, float]:
+        sizes = [d.itemsize // (2 if d.kind == "c" else 1) for d in dtypes if d.kind in "fc"]
+        rtol, atol = _DEFAULTS.get(min(sizes), (1e-7, 1e-10)) if sizes else (0.0, 0.0)
+        return (rtol if self.rtol is None else self.rtol, atol if self.atol is None else self.atol)
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, Opaque):
+        return value.type_name
+    if isinstance(value, np.ndarray):
+        return f"array of {value.dtype}"
+    return type(value).__name__
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()
+    text = (
+        np.array2string(value, threshold=8, edgeitems=2)
+        if isinstance(value, np.ndarray)
+        else repr(value)
+    )
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, complex, np.number, np.bool_)) and not isinstance(v, bool)
+
+
+def compare(
+    expected: Any, actual: Any, tol: Tolerance = Tolerance(), where: str = "result"
+) -> str | None:
+    """None if ``actual`` matches ``expected``, otherwise one line saying where and how not."""
+    if isinstance(expected, np.ndarray):
+        if not isinstance(actual, np.ndarray):
+            return f"{where} is {_type_name(actual)}, expected {_type_name(expected)}"
+        return _compare_arrays(expected, actual, tol, where)
+    if isinstance(expected, (bool, np.bool_)):
+        if not isinstance(actual, (bool, np.bool_)):
+            return f"{where} is {_fmt(actual)} ({_type_name(actual)}), expected {expected!r}"
+        return (
+            None
+            if bool(actual) == bool(expected)
+            else f"{where} is {actual!r}, expected {expected!r}"
+        )
+    if _is_number(expected):
+        if not _is_number(actual):
+            return f"{where} is {_fmt(actual)} ({_type_name(actual)}), expected a number ({_fmt(expected)})"
+        if _integral(expected) and not _integral(actual):
+            return f"{where} is {_fmt(actual)} ({_type_name(actual)}), expected the integer {expected!r}"
+        return _compare_arrays(np.asarray(expected), np.asarray(actual), tol, where)
+    if isinstance(expected, (list, tuple)):
+        if type(actual) is not type(expected):
+            return f"{where} is {_type_name(actual)}, expected {_type_name(expected)}"
+        if len(actual) != len(expected):
+            return f"{where} has {len(actual)} items, expected {len(expected)}"
+        for i, (e, a) in enumerate(zip(expected, actual)):
+            diff = compare(e, a, tol, f"{where}[{i}]")
+            if diff:
+                return diff
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return f"{where} is {_type_name(actual)}, expected dict"
+        missing, extra = expected.keys() - actual.keys(), actual.keys() - expected.keys()
+        if missing or extra:
+            return f"{where} keys differ: missing {sorted(map(repr, missing))[:3]}, unexpected {sorted(map(repr, extra))[:3]}"
+        for key in expected:
+            diff = compare(expected[key], actual[key], tol, f"{where}[{key!r}]")
+            if diff:
+                return diff
+        return None
+    if isinstance(expected, Opaque):
+        if not isinstance(actual, Opaque) or actual.type_name != expected.type_name:
+            return f"{where} is {_type_name(actual)}, expected {expected.type_name}"
+        return (
+            None
+            if actual.text == expected.text
+            else f"{where} is {actual.text}, expected {expected.text}"
+        )
+    if type(actual) is not type(expected) and not (
+        isinstance(expected, (set, frozenset)) and isinstance(actual, (set, frozenset))
+    ):
+        return f"{where} is {_type_name(actual)}, expected {_type_name(expected)}"
+    return None if actual == expected else f"{where} is {_fmt(actual)}, expected {_fmt(expected)}"
+
+
+def _integral(v: Any) -> bool:
+    return isinstance(v, (int, np.integer))
+
+
+def _compare_arrays(
+    expected: np.ndarray, actual: np.ndarray, tol: Tolerance, where: str
+) -> str | None:
+    if expected.shape != actual.shape:
+        return f"{where} has shape {actual.shape}, expected {expected.shape}"
+    ek, ak = expected.dtype.kind, actual.dtype.kind
+    if ek != ak and not ({ek, ak} <= {"i", "u"}):
+        return (
+            f"{where} has dtype {actual.dtype}, expected {expected.dtype} (another kind of number)"
+        )
+    if ek in "biuSUV" or ak in "biuSUV":
+        bad = expected != actual
+    else:
+        rtol, atol = tol.for_dtype(expected.dtype, actual.dtype)
+        e_nan, a_nan = np.isnan(expected), np.isnan(actual)
+        if (a_nan & ~e_nan).any():
+            return f"{where} is NaN at {int((a_nan & ~e_nan).sum())} place(s) where the reference is not"
+        if (e_nan & ~a_nan).any():
+            return f"{where} is a number at {int((e_nan & ~a_nan).sum())} place(s) where the reference is NaN"
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True)
+    if not np.any(bad):
+        return None
+    count = int(np.sum(bad))
+    if expected.ndim == 0:
+        return f"{where} is {_fmt(actual[()])}, expected {_fmt(expected[()])}"
+    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    at = f"{where}[{', '.join(map(str, idx))}]"
+    more = f" ({count - 1} more of {expected.size} elements differ)" if count > 1 else ""
+    return f"{at} is {_fmt(actual[idx])}, expected {_fmt(expected[idx])}{more}"
+
+
+def compare_sketches(expected: Any, actual: Any, tol: Tolerance) -> str | None:
+    """Check a timed call's output summary (see ``_worker._make_sketch``) against the reference's."""
+    if isinstance(expected, dict) and "proj" in expected:
+        if not isinstance(actual, dict) or "proj" not in actual:
+            return "a timed call returned another type than the reference"
+        if list(actual["shape"]) != list(expected["shape"]):
+            return f"a timed call returned shape {tuple(actual['shape'])}, expected {tuple(expected['shape'])}"
+        if actual["nan"] != expected["nan"] or not math.isclose(
+            actual["nanmix"], expected["nanmix"], rel_tol=1e-9, abs_tol=1e-9
+        ):
+            return "a timed call returned NaN at other places than the reference"
+        kinds = {expected["kind"], actual["kind"]}
+        if kinds <= set("biu"):
+            rtol, atol = 0.0, 0.0
+        else:
+            rtol, atol = tol.for_dtype(np.dtype(expected["dtype"]), np.dtype(actual["dtype"]))
+        bound = atol * expected["size"] + rtol * expected["abs"]
+        slack = 1e-12 * max(1.0, expected["abs"])  # float rounding of the projection itself
+        if abs(complex(actual["proj"]) - complex(expected["proj"])) > bound + slack:
+            return "a timed call returned wrong values (its output differs from the reference's on fresh inputs)"
+        return None
+    if isinstance(expected, dict) and "seq" in expected:
+        if (
+            not isinstance(actual, dict)
+            or actual.get("type") != expected["type"]
+            or len(actual.get("seq", [])) != len(expected["seq"])
+        ):
+            return "a timed call returned another structure than the reference"
+        for e, a in zip(expected["seq"], actual["seq"]):
+            diff = compare_sketches(e, a, tol)
+            if diff:
+                return diff
+        return None
+    if isinstance(expected, dict) and "scalar" in expected:
+        if not isinstance(actual, dict) or "scalar" not in actual:
+            return "a timed call returned another type than the reference"
+        rtol, atol = tol.for_dtype(np.dtype("f8"))
+        if abs(complex(actual["scalar"]) - complex(expected["scalar"])) > atol + rtol * abs(
+            complex(expected["scalar"])
+        ):
+            return "a timed call returned a wrong value on fresh inputs"
+        return None
+    return None if actual == expected else "a timed call returned another value than the reference"

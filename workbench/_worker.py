@@ -1,0 +1,345 @@
+"""The worker process: loads one program, verifies it, times it, and reports back.
+
+Run as ``python -m workbench._worker CMD_FD MSG_FD``. Commands from the kernel arrive pickled on
+CMD_FD (the kernel is trusted); everything this process sends back on MSG_FD is encoded with
+``_wire`` (never pickle), because the code it runs is not trusted.
+
+Everything the harness relies on (clock, codec, copy, the pipes) is bound to locals of
+``_serve`` before the program is loaded, so rebinding ``time.perf_counter`` or this module's
+globals from the program changes nothing the harness uses.
+"""
+
+from __future__ import annotations
+
+
+def _serve(cmd_fd: int, msg_fd: int) -> None:
+    import builtins
+    import gc
+    import os
+    import pickle
+    import struct
+    import sys
+    import time
+    import traceback
+
+    import cloudpickle  # noqa: F401  (needed to unpickle by-value functions)
+    import numpy as np
+
+    from workbench._wire import encode
+
+    perf = time.perf_counter
+    cpu = time.process_time
+    gc_enable, gc_disable, gc_collect = gc.enable, gc.disable, gc.collect
+    pack, unpack = struct.pack, struct.unpack
+    write, read = os.write, os.read
+    loads = pickle.loads
+    sketch_of = _make_sketch(np)
+    # module globals are reachable through sys.modules["__main__"]: bind what we call now
+    stable, peak_memory, one_line, takes_argument = (
+        _stable,
+        _peak_memory,
+        _one_line,
+        _takes_argument,
+    )
+    shares_memory, read_exact = _shares_memory, _read_exact
+
+    def send(msg: dict) -> None:
+        data = encode(msg)
+        view = memoryview(pack("<Q", len(data)) + data)
+        while view:
+            view = view[write(msg_fd, view) :]
+
+    def recv() -> dict:
+        (size,) = unpack("<Q", read_exact(read, cmd_fd, 8))
+        return loads(read_exact(read, cmd_fd, size))
+
+    def describe(exc: BaseException) -> str:
+        return one_line(exc)
+
+    def short_tb(exc: BaseException) -> str:
+        lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        return "".join(lines[-6:])[-2000:]
+
+    job = recv()
+    role = job["role"]
+
+    # Free the harness module from sys.modules: the program cannot import it to patch it.
+    for name in [m for m in sys.modules if m.startswith("workbench")]:
+        del sys.modules[name]
+
+    # -- load -----------------------------------------------------------------------------
+    namespace = {"__name__": "__wb_program__", "__builtins__": builtins}
+    namespace.update(loads(job["context"]))
+    t0 = perf()
+    try:
+        exec(compile(job["code"], f"<{role}>", "exec"), namespace)
+        fn = namespace[job["entry"]]
+        if not callable(fn):
+            raise TypeError(f"{job['entry']} is not a function")
+    except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
+        send({"kind": "error", "phase": "load", "error": describe(exc), "traceback": short_tb(exc)})
+        return
+    send({"kind": "loaded", "seconds": perf() - t0})
+
+    # -- verification ----------------------------------------------------------------------
+    cases = loads(job["cases"])
+    for index, args in enumerate(cases):
+        t0 = perf()
+        try:
+            out = fn(*args)
+        except BaseException as exc:  # noqa: BLE001
+            send(
+                {"kind": "case", "index": index, "error": describe(exc), "traceback": short_tb(exc)}
+            )
+            continue
+        seconds = perf() - t0
+        aliases = [i for i, a in enumerate(args) if shares_memory(np, out, a)]
+        try:
+            send(
+                {
+                    "kind": "case",
+                    "index": index,
+                    "output": out,
+                    "inputs_after": list(args),
+                    "aliases": aliases,
+                    "seconds": seconds,
+                }
+            )
+        except BaseException as exc:  # noqa: BLE001 - a hostile output object
+            send(
+                {
+                    "kind": "case",
+                    "index": index,
+                    "error": f"its result cannot be read: {describe(exc)}",
+                }
+            )
+
+    # -- the user's tests ------------------------------------------------------------------
+    for name, test in loads(job["tests"]):
+        try:
+            if takes_argument(test):
+                test(fn)
+            else:
+                getattr(test, "__globals__", {})[job["entry"]] = fn
+                test()
+            send({"kind": "test", "name": name, "ok": True})
+        except BaseException as exc:  # noqa: BLE001
+            send({"kind": "test", "name": name, "ok": False, "error": describe(exc)})
+
+    # -- timing, when the kernel asks for it -----------------------------------------------
+    command = recv()
+    if command.get("cmd") != "time":
+        return
+    make = loads(job["make"])  # size -> fresh argument tuple (built by the harness, not timed)
+    size = command["size"]
+    if command.get("calibrate"):
+        target, cap, limit = command["target"], command["max_size"], command["max_seconds"]
+        history = []
+        while True:
+            args = make(size)
+            t0 = perf()
+            fn(*args)
+            took = perf() - t0
+            history.append((size, took))
+            if took >= 0.7 * target or size >= cap or took > limit:
+                break
+            size = min(cap, _next_size(history, target))
+        send({"kind": "calibrated", "size": size, "seconds": took})
+
+    # Warm-up (JIT compilation happens here) on a size the timed calls never use.
+    args = make(max(1, size - 1))
+    t0 = perf()
+    fn(*args)
+    warmup = perf() - t0
+
+    budget, min_rep, max_rep = command["budget"], command["min_repeats"], command["max_repeats"]
+    times, cpus, sketches = [], [], []
+    start = perf()
+    k = 0
+    while True:
+        args = make(size + k)  # fresh values for every call: a cache cannot hit
+        gc_collect()
+        gc_disable()
+        c0 = cpu()
+        t0 = perf()
+        out = fn(*args)
+        t1 = perf()
+        c1 = cpu()
+        gc_enable()
+        times.append(t1 - t0)
+        cpus.append(c1 - c0)
+        sketches.append(sketch_of(out) if k < command["sketch_calls"] else None)
+        k += 1
+        if k >= max_rep:
+            break
+        if k >= min_rep and (perf() - start >= budget or stable(times)):
+            break
+    span = perf() - start
+
+    peak = peak_memory(fn, make(size + k))
+    send(
+        {
+            "kind": "timing",
+            "size": size,
+            "times": times,
+            "cpu_times": cpus,
+            "sketches": sketches,
+            "warmup": warmup,
+            "span": span,
+            "peak_memory": peak,
+        }
+    )
+
+
+def _read_exact(read, fd: int, size: int) -> bytes:
+    chunks, remaining = [], size
+    while remaining:
+        chunk = read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise EOFError("kernel closed the command pipe")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r})"
+    if isinstance(exc, KeyboardInterrupt):
+        return "raised KeyboardInterrupt"
+    text = str(exc).strip()
+    name = type(exc).__name__
+    if type(exc).__module__.startswith("numba"):
+        text = _numba_message(text)
+    first = text.splitlines()[0] if text else ""
+    return f"{name}: {first}"[:300] if first else name
+
+
+def _numba_message(text: str) -> str:
+    """Numba's typing errors are pages long: keep the line that says what failed."""
+    skip = (
+        "Failed in nopython mode",
+        "During:",
+        "File ",
+        "^",
+        "- Resolution failure",
+        "No implementation of function",
+        "During: typing",
+    )
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(skip) and not set(line) <= set("^ -=>"):
+            return line.replace("\x1b[1m", "").replace("\x1b[0m", "")
+    return text
+
+
+def _takes_argument(fn) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        for p in params
+    )
+
+
+def _shares_memory(np, out, arg) -> bool:
+    try:
+        if isinstance(out, np.ndarray) and isinstance(arg, np.ndarray):
+            return bool(np.shares_memory(out, arg))
+    except Exception:
+        return False
+    return False
+
+
+def _next_size(history: list[tuple[int, float]], target: float) -> int:
+    """Aim the next calibration size at ``target`` seconds, from the growth seen so far."""
+    import math
+
+    n, t = history[-1]
+    exponent = 2.0  # assume quadratic until two points say otherwise
+    if len(history) > 1:
+        n0, t0 = history[-2]
+        if t0 > 0 and t > t0 and n > n0:
+            exponent = min(3.0, max(0.5, math.log(t / t0) / math.log(n / n0)))
+    if t <= 1e-4:
+        return n * 4
+    growth = (target / t) ** (1 / exponent)
+    return int(n * min(16.0, max(1.25, growth))) + 1
+
+
+def _stable(times: list[float]) -> bool:
+    """Stop when the median is known to about 1 % (order-statistics standard error)."""
+    n = len(times)
+    if n < 10:
+        return False
+    s = sorted(times)
+    median = s[n // 2]
+    iqr = s[(3 * n) // 4] - s[n // 4]
+    return median > 0 and 1.2533 * (iqr / 1.349) / (n**0.5) / median < 0.01
+
+
+def _peak_memory(fn, args) -> int | None:
+    """Peak resident memory one call adds (bytes), from the kernel's high-water mark."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        before = _status_kb("VmRSS")
+        fn(*args)
+        return max(0, (_status_kb("VmHWM") - before) * 1024)
+    except (OSError, ValueError):
+        return None
+    except BaseException:  # noqa: BLE001 - the timed calls succeeded; memory is a bonus
+        return None
+
+
+def _status_kb(key: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise ValueError(key)
+
+
+def _make_sketch(np):
+    """A few numbers that summarise an output so the kernel can check timed calls cheaply.
+
+    For an array: its shape, NaN count and position mix, and a random projection of its values.
+    If a candidate's output is elementwise close to the reference's (rtol, atol), the
+    projections differ by at most atol*size + rtol*sum|ref|: the kernel checks exactly that.
+    """
+
+    def sketch(value):
+        if isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
+            flat = value.ravel()
+            w = np.random.default_rng(flat.size).random(flat.size)
+            nan = np.isnan(flat) if flat.dtype.kind in "fc" else np.zeros(flat.size, bool)
+            vals = np.where(nan, 0, flat).astype(
+                np.complex128 if flat.dtype.kind == "c" else np.float64
+            )
+            return {
+                "shape": list(value.shape),
+                "kind": value.dtype.kind,
+                "dtype": value.dtype.str,
+                "nan": int(nan.sum()),
+                "nanmix": float((w * nan).sum()),
+                "proj": complex((w * vals).sum()),
+                "abs": float(np.abs(vals).sum()),
+                "size": int(flat.size),
+            }
+        if isinstance(value, (tuple, list)):
+            return {"seq": [sketch(v) for v in value], "type": type(value).__name__}
+        if isinstance(value, (int, float, complex, np.number, bool, np.bool_)):
+            return {"scalar": complex(value)}
+        return {"repr": repr(value)[:200], "type": type(value).__name__}
+
+    return sketch
+
+
+if __name__ == "__main__":
+    import sys
+
+    _serve(int(sys.argv[1]), int(sys.argv[2]))

@@ -1,0 +1,292 @@
+"""The one small interface every model backend implements, and the records it produces.
+
+A backend turns a chat (a list of ``{"role", "content"}`` messages) plus sampling parameters
+into ``n`` completions. Every call yields an :class:`Exchange`: what was asked, what came back,
+tokens and latency, and which backend/model answered, so the session can store it and a
+:class:`~workbench.llm.ReplayBackend` can serve it again. An exchange never holds credentials.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .._errors import LLMError, UsageError
+
+#: a chat message as the OpenAI API spells it: {"role": "system"|"user"|"assistant", "content": str}
+Message = Mapping[str, str]
+#: called with (choice index, text piece) while tokens arrive
+TokenCallback = Callable[[int, str], None]
+
+_ROLES = ("system", "user", "assistant")
+
+
+class LLMCancelled(LLMError):
+    """The caller set the cancel event while the model was generating."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """What is asked of a backend: the messages and every parameter that shapes the reply."""
+
+    messages: tuple[dict[str, str], ...]
+    n: int = 1
+    temperature: float = 0.7
+    max_tokens: int = 1024
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["messages"] = [dict(m) for m in self.messages]
+        data["stop"] = list(self.stop)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Request:
+        return cls(
+            messages=tuple(dict(m) for m in data["messages"]),
+            n=int(data.get("n", 1)),
+            temperature=float(data.get("temperature", 0.7)),
+            max_tokens=int(data.get("max_tokens", 1024)),
+            seed=data.get("seed"),
+            stop=tuple(data.get("stop", ())),
+            extra=dict(data.get("extra", {})),
+        )
+
+    def key(self) -> str:
+        """A digest of messages and parameters: equal requests have equal keys."""
+        canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One reply of the model."""
+
+    text: str
+    finish_reason: str = "stop"  # "stop" | "length" | "cancelled" | server-specific
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_s: float = 0.0
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Completion:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One call to a backend: request, completions, cost, and who answered."""
+
+    request: Request
+    completions: tuple[Completion, ...]
+    backend: str
+    model: str
+    endpoint: str | None = None  # base URL or local path; never a credential
+    started_at: float = 0.0  # time.time() when the call began
+    latency_s: float = 0.0  # wall time of the whole call
+
+    @property
+    def texts(self) -> list[str]:
+        return [c.text for c in self.completions]
+
+    @property
+    def prompt_tokens(self) -> int:
+        # the prompt is processed once per request; backends that loop report it per completion
+        return max((c.prompt_tokens or 0 for c in self.completions), default=0)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(c.completion_tokens or 0 for c in self.completions)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request": self.request.to_json(),
+            "completions": [asdict(c) for c in self.completions],
+            "backend": self.backend,
+            "model": self.model,
+            "endpoint": self.endpoint,
+            "started_at": self.started_at,
+            "latency_s": self.latency_s,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Exchange:
+        return cls(
+            request=Request.from_json(data["request"]),
+            completions=tuple(Completion.from_json(c) for c in data["completions"]),
+            backend=data.get("backend", "?"),
+            model=data.get("model", "?"),
+            endpoint=data.get("endpoint"),
+            started_at=float(data.get("started_at", 0.0)),
+            latency_s=float(data.get("latency_s", 0.0)),
+        )
+
+
+@dataclass
+class Usage:
+    """Running totals of one backend, for ``%wb llm``."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def make_request(
+    messages: Sequence[Message],
+    *,
+    n: int = 1,
+    temperature: float = 0.7,
+    max_tokens: int = 1024,
+    seed: int | None = None,
+    stop: Sequence[str] | str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Request:
+    """Check the arguments of :meth:`Backend.complete` and freeze them into a :class:`Request`."""
+    if not messages:
+        raise UsageError("an LLM request needs at least one message")
+    frozen = []
+    for message in messages:
+        role, content = message.get("role"), message.get("content")
+        if role not in _ROLES or not isinstance(content, str):
+            raise UsageError(
+                f"each message needs a role in {_ROLES} and text content, not {dict(message)!r}"
+            )
+        frozen.append({"role": role, "content": content})
+    if n < 1:
+        raise UsageError(f"n must be at least 1, not {n}")
+    if max_tokens < 1:
+        raise UsageError(f"max_tokens must be at least 1, not {max_tokens}")
+    if temperature < 0:
+        raise UsageError(f"temperature must be 0 or more, not {temperature}")
+    stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
+    return Request(
+        messages=tuple(frozen),
+        n=int(n),
+        temperature=float(temperature),
+        max_tokens=int(max_tokens),
+        seed=seed,
+        stop=stops,
+        extra=dict(extra or {}),
+    )
+
+
+class Backend(ABC):
+    """A model that completes chats. Subclasses implement :meth:`_complete`.
+
+    ``complete`` is safe to call from several threads at once (the engine generates the
+    K paths concurrently); each call returns its own :class:`Exchange`.
+    """
+
+    #: short name shown by ``%wb llm`` ("openai", "local", "transformers", "replay")
+    kind: str = "backend"
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+        self._usage_lock = threading.Lock()
+        self._listeners: list[Callable[[Exchange], None]] = []
+
+    @property
+    @abstractmethod
+    def model(self) -> str:
+        """The model's name as the backend reports it."""
+
+    @property
+    def endpoint(self) -> str | None:
+        """Where the model lives (base URL or local path), never a credential."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """What ``%wb llm`` shows."""
+        return {
+            "backend": self.kind,
+            "model": self.model,
+            "endpoint": self.endpoint,
+            "requests": self.usage.requests,
+            "prompt_tokens": self.usage.prompt_tokens,
+            "completion_tokens": self.usage.completion_tokens,
+        }
+
+    def add_listener(self, listener: Callable[[Exchange], None]) -> None:
+        """Call ``listener(exchange)`` after every successful call (the session stores them)."""
+        self._listeners.append(listener)
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        n: int = 1,
+        temperature: float = 0.7,
+        max_tokens: int = 1024,
+        seed: int | None = None,
+        stop: Sequence[str] | str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        on_token: TokenCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Exchange:
+        """Ask for ``n`` completions of ``messages``; the replies are ``exchange.texts``.
+
+        ``on_token(index, piece)`` is called while text arrives (streaming backends);
+        setting ``cancel`` stops the generation and raises :class:`LLMCancelled`.
+        """
+        request = make_request(
+            messages, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
+            stop=stop, extra=extra,
+        )
+        return self.run(request, on_token=on_token, cancel=cancel)
+
+    def run(
+        self,
+        request: Request,
+        *,
+        on_token: TokenCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Exchange:
+        """Like :meth:`complete`, for a ready-made :class:`Request`."""
+        if cancel is not None and cancel.is_set():
+            raise LLMCancelled("cancelled before the request was sent")
+        started_at, t0 = time.time(), time.perf_counter()
+        completions = self._complete(request, on_token=on_token, cancel=cancel)
+        exchange = Exchange(
+            request=request,
+            completions=tuple(completions),
+            backend=self.kind,
+            model=self.model,
+            endpoint=self.endpoint,
+            started_at=started_at,
+            latency_s=time.perf_counter() - t0,
+        )
+        self._record(exchange)
+        return exchange
+
+    def _record(self, exchange: Exchange) -> None:
+        with self._usage_lock:
+            self.usage.requests += 1
+            self.usage.prompt_tokens += exchange.prompt_tokens
+            self.usage.completion_tokens += exchange.completion_tokens
+        for listener in list(self._listeners):
+            listener(exchange)
+
+    @abstractmethod
+    def _complete(
+        self,
+        request: Request,
+        *,
+        on_token: TokenCallback | None,
+        cancel: threading.Event | None,
+    ) -> list[Completion]:
+        """Produce exactly ``request.n`` completions or raise ``LLMError``."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release what the backend holds (connections, a server process)."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} model={self.model!r} endpoint={self.endpoint!r}>"
