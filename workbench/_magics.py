@@ -147,7 +147,7 @@ class WorkbenchMagics(Magics):
                 progress=_Printer(),
             )
             if args.accept and result.best is not None:
-                result.accept(new_cell=False)
+                result.accept()
             return result
         except UsageError as exc:
             raise IPythonUsageError(str(exc)) from None

@@ -40,7 +40,7 @@ class _MakeArgs:
 
 
 def _call_inputs(inputs: Callable, n: int) -> tuple:
-    name = getattr(inputs, "__name__", "inputs")
+    name = getattr(inputs, "__name__", "inputs").replace("<lambda>", "inputs")
     try:
         args = inputs(n)
     except Exception as exc:
@@ -350,8 +350,8 @@ def _evaluate(
                 verdict.update(status="error", reason=f"no result for {labels[i]}")
                 return None
             if "output" not in got:
-                status = "oom" if got["error"].startswith("MemoryError") else "error"
-                verdict.update(status=status, reason=f"{got['error']} (on input {labels[i]})")
+                status, why = _explain(got["error"], limits)
+                verdict.update(status=status, reason=f"{why} (on input {labels[i]})")
                 return None
             diff = compare(expected["output"], got["output"], tol)
             if diff:
@@ -401,7 +401,7 @@ def _evaluate(
     cand.output = report.output[-2000:]
     cand.seconds = time.perf_counter() - started
     if report.load_error:
-        cand.status, cand.reason = "error", report.load_error
+        cand.status, cand.reason = _explain(report.load_error, limits)
         return cand
     if report.fault:
         cand.status, cand.reason = report.fault.status, report.fault.reason
@@ -429,6 +429,15 @@ def _evaluate(
     cand.status = "passed"
     cand.reason = _passed_reason(cand, len(reference.sizes), len(tests))
     return cand
+
+
+def _explain(error: str, limits: Limits) -> tuple[str, str]:
+    """Status and reason for an exception the program raised, naming the limit it hit."""
+    if error.startswith("MemoryError"):
+        return "oom", f"{error} (memory limit {limits.memory_mb:,} MiB)"
+    if "[Errno 27]" in error:  # EFBIG: the file-size limit
+        return "error", f"wrote a file over the {limits.disk_mb:,} MiB disk limit ({error})"
+    return "error", error
 
 
 def _clock_check(report: RunReport) -> str | None:

@@ -145,10 +145,10 @@ def run_program(
                 "role": program.role,
                 "code": program.code,
                 "entry": program.entry,
-                "context": cloudpickle.dumps(program.context),
-                "cases": cloudpickle.dumps(list(cases)),
-                "tests": cloudpickle.dumps(list(tests)),
-                "make": cloudpickle.dumps(make),
+                "context": dumps_by_value(program.context),
+                "cases": dumps_by_value(list(cases)),
+                "tests": dumps_by_value(list(tests)),
+                "make": dumps_by_value(make),
             }
         )
         msg = channel.recv()
@@ -177,7 +177,7 @@ def run_program(
         report.timing = msg
         return report
     except _Gone:
-        report.fault = _fault(channel.worker, phase)
+        report.fault = _fault(channel.worker, phase, channel.worker.output_tail())
         return report
     except WireError as exc:
         report.fault = Fault("error", f"sent a malformed result during {phase}: {exc}")
@@ -187,7 +187,47 @@ def run_program(
         channel.close()
 
 
-def _fault(worker: Worker, phase: str) -> Fault:
+def dumps_by_value(obj: Any) -> bytes:
+    """cloudpickle ``obj``, carrying functions from the user's own modules (a test file, a
+    script) by value: the worker cannot import those."""
+    modules = set()
+    for value in _walk(obj):
+        name = getattr(value, "__module__", None)
+        module = sys.modules.get(name) if isinstance(name, str) else None
+        if module is not None and _is_users_module(module):
+            modules.add(module)
+    for module in modules:
+        cloudpickle.register_pickle_by_value(module)
+    try:
+        return cloudpickle.dumps(obj)
+    finally:
+        for module in modules:
+            cloudpickle.unregister_pickle_by_value(module)
+
+
+def _walk(obj: Any, depth: int = 0):
+    yield obj
+    if depth < 3:
+        if isinstance(obj, dict):
+            for v in obj.values():
+                yield from _walk(v, depth + 1)
+        elif isinstance(obj, (list, tuple)):
+            for v in obj:
+                yield from _walk(v, depth + 1)
+        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+            for v in vars(obj).values():
+                yield from _walk(v, depth + 1)
+
+
+def _is_users_module(module: Any) -> bool:
+    name = module.__name__
+    if name in ("__main__", "builtins") or name.startswith("workbench"):
+        return False
+    path = getattr(module, "__file__", None) or ""
+    return bool(path) and "site-packages" not in path and not path.startswith(sys.base_prefix)
+
+
+def _fault(worker: Worker, phase: str, output: str = "") -> Fault:
     try:
         worker.process.wait(timeout=2)
     except Exception:

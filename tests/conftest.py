@@ -1,0 +1,73 @@
+"""Shared fixtures. ``optimize_via`` runs a test through both the Python API and the magic."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+import workbench
+from workbench import _settings
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path, monkeypatch):
+    """Each test gets its own session directory and short timing budgets."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / ".workbench"))
+    saved = _settings._current
+    _settings._current = None
+    workbench.configure(time_budget=0.2, timing_target=0.02, timeout=60)
+    yield
+    _settings._current = saved
+
+
+@pytest.fixture(scope="session")
+def ipython_shell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "workbench")
+    return shell
+
+
+@pytest.fixture
+def shell(ipython_shell):
+    """The IPython shell with a clean user namespace."""
+    ipython_shell.reset(new_session=False)
+    ipython_shell.run_cell("import numpy as np")
+    return ipython_shell
+
+
+@pytest.fixture(params=["api", "magic"])
+def optimize_via(request, shell):
+    """``optimize_via(cell, inputs=fn, **options)`` through the API or through ``%%optimize``."""
+
+    def run(cell: str, *, inputs, tests=None, candidates=(), strategies=("numba",), **options):
+        cell = textwrap.dedent(cell)
+        if request.param == "api":
+            return workbench.optimize(
+                cell,
+                inputs=inputs,
+                tests=tests,
+                candidates=candidates,
+                strategies=strategies,
+                namespace=shell.user_ns,
+                **options,
+            )
+        shell.user_ns["_wb_inputs"] = inputs
+        line = "--inputs _wb_inputs"
+        if tests:
+            for i, t in enumerate(tests):
+                shell.user_ns[f"_wb_test{i}"] = t
+            line += " --tests " + ",".join(f"_wb_test{i}" for i in range(len(tests)))
+        if candidates:
+            shell.user_ns["_wb_candidates"] = list(candidates)
+            line += " --candidates _wb_candidates"
+        line += " --strategies " + (",".join(strategies) if strategies else "none")
+        for key, value in options.items():
+            flag = "--" + key.replace("_", "-")
+            line += f" {flag} {','.join(map(str, value)) if isinstance(value, (list, tuple)) else value}"
+        return shell.run_cell_magic("optimize", line, cell)
+
+    run.via = request.param
+    return run
