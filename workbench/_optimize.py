@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import random
 import sys
 import time
@@ -441,7 +442,8 @@ def _explain(error: str, limits: Limits) -> tuple[str, str]:
 
 
 def _clock_check(report: RunReport) -> str | None:
-    """The worker's clock must agree with the kernel's: a patched timer shows up here."""
+    """The timings must be consistent: with the kernel's own clock (a patched timer shows up
+    here), and with the running totals the harness keeps where the program cannot write."""
     t = report.timing
     inside = t["warmup"] + t["span"]
     outside = report.wall_timing or 0.0
@@ -450,6 +452,13 @@ def _clock_check(report: RunReport) -> str | None:
             f"its timings do not add up: the worker reported {inside:.3f} s but the kernel measured "
             f"{outside:.3f} s (was the timer patched?)"
         )
+    times = t["times"]
+    if (
+        len(times) != t["calls"]
+        or not math.isclose(sum(times), t["total"], rel_tol=1e-6, abs_tol=1e-9)
+        or not math.isclose(sum(x * x for x in times), t["squares"], rel_tol=1e-6, abs_tol=1e-12)
+    ):
+        return "its recorded call times were rewritten while it ran (harness tampering)"
     return None
 
 

@@ -238,6 +238,7 @@ class _Pool:
         self.results: dict[tuple[int, int], tuple[str, str, str | None]] = {}
         self.lock = threading.Lock()
         self.errors: list[BaseException] = []
+        self.dead_codes: dict[int, str] = {}  # codes whose loading kills the worker
 
     def run(self, cells: list[tuple[int, int]]) -> dict:
         jobs: queue.Queue[list[tuple[int, int]]] = queue.Queue()
@@ -269,6 +270,9 @@ class _Pool:
                 except queue.Empty:
                     return
                 while batch:
+                    batch = self._skip_dead(batch)
+                    if not batch:
+                        break
                     if process is None:
                         process = _Process(self.limits)
                     batch = self._run_batch(process, batch)
@@ -319,12 +323,24 @@ class _Pool:
             process.broken = True
         return []
 
-    def _lost(self, process: _Process, batch: list, position: int, outcome: str, detail: str) -> list:
+    def _skip_dead(self, batch: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Record the cells of codes known to kill the worker as they load; return the rest."""
+        with self.lock:
+            for cell in batch:
+                if cell[0] in self.dead_codes:
+                    self.results[cell] = ("crashed", self.dead_codes[cell[0]], None)
+            return [cell for cell in batch if cell[0] not in self.dead_codes]
+
+    def _lost(
+        self, process: _Process, batch: list, position: int, outcome: str, detail: str
+    ) -> list:
         """Record the cell that was running as lost; the rest of the batch goes on."""
         process.broken = True
         cell = batch[position]
         with self.lock:
             if cell[1] < 0:  # the candidate itself kills the process: all its cells are lost
+                if outcome == "crashed":
+                    self.dead_codes[cell[0]] = f"load: {detail}"
                 for other in batch[position:]:
                     if other[0] == cell[0]:
                         self.results[other] = (outcome, f"load: {detail}", None)

@@ -4,9 +4,11 @@ Every ranker takes a ``PassMatrix`` (or a plain 0/1 array, codes x tests) and op
 labels of tests (``{test: True/False}``, a test given by its column or its source), and returns
 a ``Ranking``. Labels work the same in all of them:
 
-- a test labelled wrong is dropped: it no longer counts for or against anything;
-- a test labelled right must be passed: only the candidates that pass the most right-labelled
-  tests (all of them, when any candidate does) stay in play; the others rank last.
+- a test labelled right must be passed, and a test labelled wrong must be failed (a right
+  program fails a wrong test): only the candidates that agree with the most labels (all of
+  them, when any candidate does) stay in play; the others rank last;
+- a test labelled wrong no longer counts in the scores (its column is dropped); B4 instead
+  conditions its posterior on the labels (see ``b4``), which is what keeps labels from hurting.
 
 Candidates whose code does not even run (``PassMatrix.loaded`` false) are out of play too, as
 in B4's protocol, where only executable candidates enter the matrix.
@@ -87,7 +89,8 @@ def _prepare(
         passed = (passed != 0).astype(np.int64)
         rows = np.ones(passed.shape[0], dtype=bool)
     cols = np.ones(passed.shape[1], dtype=bool)
-    right: list[int] = []
+    labelled: list[int] = []
+    expected: list[int] = []
     for test, correct in (labels or {}).items():
         if isinstance(matrix, PassMatrix):
             j = matrix.test_index(test)
@@ -95,13 +98,13 @@ def _prepare(
             j = int(test)
         else:
             raise UsageError(f"label key {test!r} is not a test column of this matrix")
-        if correct:
-            right.append(j)
-        else:
+        labelled.append(j)
+        expected.append(1 if correct else 0)
+        if not correct:
             cols[j] = False
-    if right and rows.any():
-        passes_right = passed[:, right].sum(axis=1)
-        rows &= passes_right == passes_right[rows].max()
+    if labelled and rows.any():
+        agree = (passed[:, labelled] == np.array(expected)).sum(axis=1)
+        rows &= agree == agree[rows].max()
     return passed, rows, cols
 
 
@@ -113,9 +116,11 @@ def _rank(
     groups: list[tuple[list[int], float]],
     *,
     log_scores: bool = False,
+    absolute: bool = False,
 ) -> Ranking:
-    """Assemble a Ranking from groups given as (row indices into the in-play rows, score)."""
-    in_play = np.flatnonzero(rows)
+    """Assemble a Ranking from groups given as (row indices into the in-play rows, score);
+    with ``absolute`` the indices are codes of the matrix."""
+    in_play = np.arange(passed.shape[0]) if absolute else np.flatnonzero(rows)
     col_ids = np.flatnonzero(cols)
     scores = np.full(passed.shape[0], -math.inf)
     out: list[Group] = []
@@ -221,13 +226,20 @@ def b4(
     tests are right), ``betaln(s1+1, |E1|-s1+1)`` (wrong codes on right tests) and
     ``betaln(s0+1, |E0|-s0+beta0)`` (wrong codes rarely pass wrong tests), where ``E1``/``E0``
     are the other codes' cells on the tests in / not in ``y``. Scores are log-probabilities.
+
+    Labels condition the posterior: a hypothesis whose ``y`` contradicts a label is ruled out,
+    and the others keep their scores, computed on all executable codes and all tests (a test
+    labelled wrong stays evidence: the codes that pass it are the wrong ones).
     """
-    passed, rows, cols = _prepare(matrix, labels)
-    sub = passed[rows][:, cols]
+    passed, rows, _ = _prepare(matrix, labels)
+    data_rows = matrix.loaded if isinstance(matrix, PassMatrix) else np.ones(len(passed), bool)
+    data_ids = np.flatnonzero(data_rows)
+    cols = np.ones(passed.shape[1], dtype=bool)
+    sub = passed[data_ids]
     n, m = sub.shape
-    if n == 0:
+    if n == 0 or not rows.any():
         return _rank("b4", passed, rows, cols, [], log_scores=True)
-    groups = _patterns(sub)
+    groups = [g for g in _patterns(sub) if rows[data_ids[g[0]]]]
     col_sum = sub.sum(axis=0)
     total = float(col_sum.sum())
     size_x = np.array([len(g) for g in groups], dtype=float)
@@ -243,7 +255,16 @@ def b4(
         + _betaln(s1 + 1, cells1 - s1 + 1)
         + _betaln(s0 + 1, cells0 - s0 + beta0)
     )
-    return _rank("b4", passed, rows, cols, list(zip(groups, score.tolist())), log_scores=True)
+    absolute = [[int(data_ids[k]) for k in g] for g in groups]
+    return _rank(
+        "b4",
+        passed,
+        rows,
+        cols,
+        list(zip(absolute, score.tolist())),
+        log_scores=True,
+        absolute=True,
+    )
 
 
 RANKERS = {
