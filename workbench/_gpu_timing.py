@@ -276,6 +276,7 @@ def time_gpu(
     to_device: bool = False,
     max_seconds: float | None = None,
     flush_bytes: int | None = None,
+    label: str | None = None,
     clock: Callable[[], float] = time.perf_counter,
     _backend: _Backend | None = None,
 ) -> GpuTiming:
@@ -283,7 +284,8 @@ def time_gpu(
 
     ``to_device=True`` copies NumPy array arguments to the device once before timing
     compute, and times that copy and the copy of the result back (``transfer_ms``).
-    ``max_seconds`` stops the repeats early (at least three are kept).
+    ``max_seconds`` stops the repeats early (at least three are kept). ``label`` names the
+    timed thing in the NVTX range and the timeline (e.g. a candidate id).
     """
     if repeats < 1 or warmups < 0:
         raise UsageError("GPU timing needs repeats >= 1 and warmups >= 0")
@@ -291,7 +293,10 @@ def time_gpu(
     notes: list[str] = []
     h2d: list[float] = []
     d2h: list[float] = []
-    with phase("time", backend=engine.name, repeats=repeats, flush_l2=flush_l2):
+    attributes = {"backend": engine.name, "repeats": repeats, "flush_l2": flush_l2}
+    if label is not None:
+        attributes["label"] = label
+    with phase("time", **attributes):
         call_args = list(args)
         if to_device:
             with phase("transfer:h2d"):

@@ -160,8 +160,7 @@ class OpenAIBackend(Backend):
             return completions
         with ThreadPoolExecutor(max_workers=min(self.concurrency, missing)) as pool:
             futures = [
-                pool.submit(self._call, request, 1, offset, on_token, cancel)
-                for offset in offsets
+                pool.submit(self._call, request, 1, offset, on_token, cancel) for offset in offsets
             ]
             for future in futures:
                 completions += future.result()

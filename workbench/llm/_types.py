@@ -238,8 +238,13 @@ class Backend(ABC):
         setting ``cancel`` stops the generation and raises :class:`LLMCancelled`.
         """
         request = make_request(
-            messages, n=n, temperature=temperature, max_tokens=max_tokens, seed=seed,
-            stop=stop, extra=extra,
+            messages,
+            n=n,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=seed,
+            stop=stop,
+            extra=extra,
         )
         return self.run(request, on_token=on_token, cancel=cancel)
 

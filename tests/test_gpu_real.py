@@ -1,0 +1,125 @@
+"""On a real CUDA device: CuPy and Numba kernels, CUDA-event timing, the CuPy candidate.
+
+Every test skips cleanly without a device (and under the simulator, which is no GPU).
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench._device import detect_device
+from workbench._gpu_timing import time_gpu
+from workbench._strategies_gpu import cupy_variant, gpu_tolerances
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kernels_cuda import TASKS, check  # noqa: E402
+
+pytestmark = pytest.mark.gpu
+
+
+@pytest.fixture(scope="module")
+def device():
+    info = detect_device()
+    if not info.has_device:
+        pytest.skip(f"needs a CUDA device: {info.summary()}")
+    return info
+
+
+@pytest.fixture(scope="module")
+def cupy(device):
+    if not device.cupy.available:
+        pytest.skip(device.cupy.reason)
+    import cupy
+
+    return cupy
+
+
+@pytest.fixture(scope="module")
+def numba_cuda(device):
+    if not device.numba_cuda.available or device.simulator:
+        pytest.skip(device.numba_cuda.reason or "the simulator is active")
+    from numba import cuda
+
+    return cuda
+
+
+@pytest.mark.parametrize("variant", ["cupy-naive", "cupy-tuned"])
+@pytest.mark.parametrize("name", list(TASKS))
+def test_cupy_kernels_match_the_reference(cupy, name, variant):
+    result = check(name, variant, n=TASKS[name].sim_size * 8)
+    assert result.ok, result
+
+
+@pytest.mark.parametrize("variant", ["numba-naive", "numba-tuned"])
+@pytest.mark.parametrize("name", list(TASKS))
+def test_numba_kernels_match_the_reference_on_the_device(numba_cuda, name, variant):
+    result = check(name, variant, n=TASKS[name].sim_size * 8)
+    assert result.ok, result
+
+
+def test_cuda_events_time_a_cupy_kernel(cupy):
+    task = TASKS["matmul"]
+    timing = time_gpu(
+        task.launcher("cupy-tuned"), task.make_inputs(512), backend="cupy", to_device=True
+    )
+    assert timing.device_ms is not None and timing.device_ms > 0
+    assert timing.median_ms >= timing.device_ms
+    assert timing.transfer_ms is not None and timing.transfer_ms > 0
+
+
+def test_cuda_events_time_a_numba_kernel_with_l2_flush(numba_cuda):
+    task = TASKS["saxpy"]
+    timing = time_gpu(
+        task.launcher("numba-tuned"),
+        task.make_inputs(1 << 22),
+        backend="numba-cuda",
+        to_device=True,
+        flush_l2=True,
+        repeats=10,
+    )
+    assert timing.backend == "numba-cuda" and timing.l2_flushed
+    assert timing.device_ms is not None and timing.device_ms > 0
+
+
+def test_side_stream_work_is_not_a_speedup(cupy):
+    a = cupy.random.random((2048, 2048), dtype=cupy.float32)
+    side = cupy.cuda.Stream(non_blocking=True)
+
+    def on_current_stream():
+        return a @ a
+
+    def on_side_stream():
+        with side:
+            return a @ a
+
+    honest = time_gpu(on_current_stream, backend="cupy", repeats=10)
+    sneaky = time_gpu(on_side_stream, backend="cupy", repeats=10)
+    assert sneaky.median_ms >= 0.8 * honest.median_ms
+
+
+def test_cupy_candidate_matches_numpy_within_gpu_tolerances(cupy):
+    source = textwrap.dedent(
+        """
+        import numpy as np
+
+        def normalise(x):
+            centred = x - np.mean(x, axis=0)
+            return centred / np.sqrt(np.sum(centred * centred, axis=0))
+        """
+    )
+    reference: dict = {}
+    exec(source, reference)
+    candidate: dict = {}
+    exec(cupy_variant(source, "normalise"), candidate)
+    x = np.random.default_rng(0).random((1000, 64), dtype=np.float32)
+    result = candidate["normalise"](x)
+    assert type(result) is np.ndarray and result.dtype == np.float32
+    rtol, atol = gpu_tolerances(result.dtype)
+    np.testing.assert_allclose(result, reference["normalise"](x), rtol=rtol, atol=atol)
