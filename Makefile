@@ -19,8 +19,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check workbench tests benchmarks tools
-	$(BIN)/ruff format --check workbench tests benchmarks tools
+	$(BIN)/ruff check workbench tests benchmarks tools kernels_cuda
+	$(BIN)/ruff format --check workbench tests benchmarks tools kernels_cuda
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/optimize_suite.py

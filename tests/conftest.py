@@ -63,7 +63,8 @@ def optimize_via(request, shell):
         if candidates:
             shell.user_ns["_wb_candidates"] = list(candidates)
             line += " --candidates _wb_candidates"
-        line += " --strategies " + (",".join(strategies) if strategies else "none")
+        if strategies is not None:
+            line += " --strategies " + (",".join(strategies) if strategies else "none")
         for key, value in options.items():
             flag = "--" + key.replace("_", "-")
             line += f" {flag} {','.join(map(str, value)) if isinstance(value, (list, tuple)) else value}"

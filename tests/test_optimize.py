@@ -191,3 +191,29 @@ def test_result_renders_as_html_and_text():
     assert "<table" in html and "passed" in html and "scale" in html
     text = repr(res)
     assert "reference" in text and res.candidates[0].id in text
+
+
+def test_target_cupy_produces_a_cupy_candidate_or_says_why(optimize_via):
+    cell = """
+    import numpy as np
+    def softplus_sum(x):
+        return np.log1p(np.exp(x)).sum(axis=1)
+    """
+    res = optimize_via(
+        cell,
+        inputs=lambda n: (np.random.default_rng(n).standard_normal((n, 4)),),
+        strategies=None,
+        target="cupy",
+        sizes=[1, 3, 40],
+    )
+    (cand,) = res.candidates
+    assert cand.strategy == "cupy" and "cp." in cand.code and "asnumpy" in cand.code
+    from workbench._device import detect_device
+
+    if "cupy" in detect_device().targets and detect_device().has_device:
+        assert cand.status == "passed", cand.reason
+    else:  # no device here: listed, not run, and the notes say why
+        assert cand.status == "error" and cand.reason.startswith(
+            "not run here: --target cupy needs a CUDA device"
+        )
+        assert any("needs a CUDA device" in n for n in res.notes)

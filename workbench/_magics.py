@@ -63,8 +63,8 @@ class WorkbenchMagics(Magics):
     @argument(
         "--strategies",
         metavar="S[,S...]",
-        default="numba",
-        help="candidate generators: numba (default); 'none' runs only --candidates",
+        help="candidate generators: numba (default on the CPU), cupy (default for --target cupy);"
+        " 'none' runs only --candidates",
     )
     @argument(
         "--candidates", metavar="NAME", help="variable holding a code string or a list of them"
@@ -92,6 +92,12 @@ class WorkbenchMagics(Magics):
         "--sizes",
         metavar="N[,N...]",
         help="input sizes to verify on; the largest is the timing size",
+    )
+    @argument(
+        "--target",
+        default="cpu",
+        choices=("cpu", "cupy", "numba-cuda"),
+        help="where the candidates run: cpu (default), cupy or numba-cuda (GPU)",
     )
     @argument("--accept", action="store_true", help="bind the best verified candidate right away")
     @cell_magic
@@ -125,7 +131,12 @@ class WorkbenchMagics(Magics):
                 else None
             )
             candidates = _lookup(ns, args.candidates, "--candidates") if args.candidates else ()
-            strategies = [] if args.strategies.strip().lower() in ("none", "") else args.strategies
+            if args.strategies is None:
+                strategies = None
+            elif args.strategies.strip().lower() in ("none", ""):
+                strategies = []
+            else:
+                strategies = args.strategies
             sizes = _int_list(args.sizes, "--sizes") if args.sizes else None
             ran = self.shell.run_cell(cell, store_history=False, silent=True)
             if not ran.success:
@@ -143,6 +154,7 @@ class WorkbenchMagics(Magics):
                 atol=args.atol,
                 time_budget=args.time_budget,
                 sizes=sizes,
+                target=args.target,
                 namespace=ns,
                 progress=_Printer(),
             )

@@ -110,7 +110,7 @@ def optimize(
     *,
     inputs: Callable[[int], tuple] | Sequence[tuple],
     tests: Iterable[Callable] | Callable | None = None,
-    strategies: Iterable[str | Strategy] = ("numba",),
+    strategies: Iterable[str | Strategy] | None = None,
     candidates: Iterable[str] = (),
     entry: str | None = None,
     rtol: float | None = None,
@@ -118,6 +118,7 @@ def optimize(
     time_budget: float | None = None,
     sizes: Sequence[int] | None = None,
     timing_size: int | None = None,
+    target: str = "cpu",
     namespace: MutableMapping[str, Any] | None = None,
     progress: Progress | None = None,
     settings: Settings | None = None,
@@ -131,8 +132,10 @@ def optimize(
     (deterministically: seed from ``n``); ``sizes`` overrides the verification sizes and the
     largest of them is then the timing size (else it is calibrated so that one reference call
     takes about ``settings.timing_target`` seconds). ``time_budget`` is the seconds of timed
-    calls per candidate. Returns an ``OptimizeResult``; nothing in the caller's namespace
-    changes until ``result.accept()``.
+    calls per candidate. ``target`` is ``cpu``, ``cupy`` or ``numba-cuda``: GPU targets get
+    GPU candidates (default strategy ``cupy`` for ``cupy``) and float32-friendly tolerances;
+    without a usable device they are listed, not run, and the notes say why. Returns an
+    ``OptimizeResult``; nothing in the caller's namespace changes until ``result.accept()``.
     """
     started = time.perf_counter()
     settings = settings or get_settings()
@@ -143,7 +146,12 @@ def optimize(
     if namespace is None:
         namespace = _caller_namespace(source_or_function)
     task = task_from(source_or_function, entry=entry, namespace=namespace)
-    tol = Tolerance(rtol, atol)
+    if target not in TARGETS:
+        raise UsageError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
+    if strategies is None:
+        strategies = {"cpu": ("numba",), "cupy": ("cupy",), "numba-cuda": ()}[target]
+    tol = Tolerance(rtol, atol, device=target != "cpu")
+    device_note = _device_note(target)
     cases, labels, make, timing_size = _prepare_inputs(inputs, sizes, timing_size)
     test_fns = _collect_tests(tests)
     specs = _specs(task, strategies, candidates)
@@ -167,6 +175,21 @@ def optimize(
             "candidates": len(specs),
         },
     )
+    if settings.hardened:
+        from ._hardening import hardening_status
+
+        available, why = hardening_status()
+        if not available:
+            settings = settings.replace(hardened=False)
+            hardened_note = (
+                f"hardened mode is not available here ({why}); ran with the default isolation"
+            )
+        else:
+            hardened_note = (
+                "hardened mode: workers had no network and could not see your home directory"
+            )
+    else:
+        hardened_note = None
     limits = Limits(
         timeout=settings.timeout,
         memory_mb=settings.memory_limit_mb,
@@ -182,6 +205,7 @@ def optimize(
         store_path=str(store.path),
         namespace=namespace,
     )
+    result.notes.extend(n for n in (hardened_note, device_note) if n)
     try:
         emit({"kind": "reference", "total": len(specs)})
         ref_report, reference = _run_reference(
@@ -209,20 +233,31 @@ def optimize(
                     "strategy": spec.strategy,
                 }
             )
-            cand = _evaluate(
-                spec,
-                task,
-                cases,
-                labels,
-                test_fns,
-                make,
-                ref_report,
-                reference,
-                tol,
-                limits,
-                settings,
-                lambda phase, i=index: emit({"kind": "phase", "index": i, "phase": phase}),
-            )
+            if device_note and spec.strategy in GPU_STRATEGIES:
+                cand = CandidateResult(
+                    id=candidate_id(spec.code),
+                    code=spec.code,
+                    strategy=spec.strategy,
+                    note=spec.note,
+                    status="error",
+                    reason=f"not run here: {device_note}",
+                    warnings=scan(spec.code),
+                )
+            else:
+                cand = _evaluate(
+                    spec,
+                    task,
+                    cases,
+                    labels,
+                    test_fns,
+                    make,
+                    ref_report,
+                    reference,
+                    tol,
+                    limits,
+                    settings,
+                    lambda phase, i=index: emit({"kind": "phase", "index": i, "phase": phase}),
+                )
             result.candidates.append(cand)
             store.add_candidate(run_id, cand.id, cand.to_dict())
             emit({"kind": "done", "index": index, "total": len(specs), "candidate": cand})
@@ -232,6 +267,23 @@ def optimize(
         store.update_run(run_id, status="interrupted", notes=result.notes, finished=time.time())
         raise
     return result
+
+
+TARGETS = ("cpu", "cupy", "numba-cuda")
+GPU_STRATEGIES = frozenset({"cupy", "numba-cuda"})
+
+
+def _device_note(target: str) -> str | None:
+    """None when ``target`` can run here; otherwise what is missing, in one line."""
+    if target == "cpu":
+        return None
+    from ._device import detect_device
+
+    device = detect_device()
+    if target in device.targets and (device.has_device or target == "numba-cuda"):
+        return None
+    status = device.cupy if target == "cupy" else device.numba_cuda
+    return f"--target {target} needs a CUDA device: {status.reason or device.summary()}"
 
 
 def _caller_namespace(source_or_function: Any) -> MutableMapping[str, Any] | None:

@@ -8,6 +8,7 @@ and two kernels can write the same file.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 import time
@@ -27,6 +28,7 @@ CREATE TABLE IF NOT EXISTS runs (
     options TEXT,
     reference TEXT,
     status TEXT NOT NULL,
+    owner_pid INTEGER,
     notes TEXT,
     accepted TEXT,
     created REAL NOT NULL,
@@ -54,6 +56,16 @@ CREATE TABLE IF NOT EXISTS labels (
     PRIMARY KEY (run_id, test)
 );
 """
+
+
+def _live_status(status: str, owner_pid: int | None) -> str:
+    """A run still marked running whose kernel is gone was interrupted (e.g. kill -9)."""
+    if status == "running" and owner_pid and owner_pid != os.getpid():
+        import psutil
+
+        if not psutil.pid_exists(owner_pid):
+            return "interrupted"
+    return status
 
 
 def _dumps(value: Any) -> str:
@@ -100,8 +112,9 @@ class SessionStore:
         run_id = secrets.token_hex(4)
         with self._write() as con:
             con.execute(
-                "INSERT INTO runs (id, kind, entry, source, options, status, created) VALUES (?,?,?,?,?,?,?)",
-                (run_id, kind, entry, source, _dumps(options), "running", time.time()),
+                "INSERT INTO runs (id, kind, entry, source, options, status, owner_pid, created)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (run_id, kind, entry, source, _dumps(options), "running", os.getpid(), time.time()),
             )
         return run_id
 
@@ -144,19 +157,23 @@ class SessionStore:
             return []
         with self._connect() as con:
             rows = con.execute(
-                "SELECT r.id, r.kind, r.entry, r.status, r.created, r.accepted,"
+                "SELECT r.id, r.kind, r.entry, r.status, r.created, r.accepted, r.owner_pid,"
                 " (SELECT COUNT(*) FROM candidates c WHERE c.run_id = r.id)"
                 " FROM runs r ORDER BY r.created"
             ).fetchall()
-        keys = ("id", "kind", "entry", "status", "created", "accepted", "candidates")
-        return [dict(zip(keys, row)) for row in rows]
+        keys = ("id", "kind", "entry", "status", "created", "accepted", "owner_pid", "candidates")
+        out = [dict(zip(keys, row)) for row in rows]
+        for run in out:
+            run["status"] = _live_status(run["status"], run.pop("owner_pid"))
+        return out
 
     def run(self, run_id: str) -> dict[str, Any]:
         if not self.path.exists():
             raise SessionError(f"no sessions yet in {self.path.parent}")
         with self._connect() as con:
             row = con.execute(
-                "SELECT id, kind, entry, source, options, reference, status, notes, accepted, created, finished"
+                "SELECT id, kind, entry, source, options, reference, status, notes, accepted, created,"
+                " finished, owner_pid"
                 " FROM runs WHERE id = ?",
                 (run_id,),
             ).fetchone()
@@ -185,8 +202,10 @@ class SessionStore:
             "accepted",
             "created",
             "finished",
+            "owner_pid",
         )
         out = dict(zip(keys, row))
+        out["status"] = _live_status(out["status"], out.pop("owner_pid"))
         for key in ("options", "reference", "notes"):
             out[key] = json.loads(out[key]) if out[key] else None
         out["candidates"] = [json.loads(r[0]) for r in cands]

@@ -20,10 +20,16 @@ class Tolerance:
 
     rtol: float | None = None
     atol: float | None = None
+    device: bool = False  # results computed on a GPU: float32-friendly defaults
 
     def for_dtype(self, *dtypes: np.dtype) -> tuple[float, float]:
         sizes = [d.itemsize // (2 if d.kind == "c" else 1) for d in dtypes if d.kind in "fc"]
         rtol, atol = _DEFAULTS.get(min(sizes), (1e-7, 1e-10)) if sizes else (0.0, 0.0)
+        if self.device and sizes:
+            from ._strategies_gpu import gpu_tolerances
+
+            narrowest = min((d for d in dtypes if d.kind in "fc"), key=lambda d: d.itemsize)
+            rtol, atol = gpu_tolerances(narrowest)
         return (rtol if self.rtol is None else self.rtol, atol if self.atol is None else self.atol)
 
 

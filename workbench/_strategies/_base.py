@@ -31,9 +31,10 @@ class Strategy(Protocol):
 
 def resolve_strategies(names: Iterable[str | Strategy] | str) -> list[Strategy]:
     """Strategy objects from names (``"numba"``) or objects."""
+    from .._strategies_gpu import CupyStrategy
     from ._numba import NumbaStrategy
 
-    known = {"numba": NumbaStrategy}
+    known = {"numba": NumbaStrategy, "cupy": CupyStrategy}
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     out: list[Strategy] = []
