@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import random
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 
 from ._errors import InputsError, UsageError
 from ._isolation import Limits
+from ._nvtx import Timeline, phase
 from ._results import CandidateResult, OptimizeResult, Reference, Timing, candidate_id
 from ._runner import Program, RunReport, run_program
 from ._scan import scan
@@ -19,7 +22,7 @@ from ._session import SessionStore
 from ._settings import Settings, get_settings
 from ._strategies import CandidateSpec, Strategy, resolve_strategies
 from ._strategies._base import dedupe
-from ._task import Task, task_from
+from ._task import task_from
 from ._verify import Tolerance, compare, compare_sketches
 
 DEFAULT_SIZES = (1, 2, 3, 8, 31)
@@ -119,6 +122,10 @@ def optimize(
     sizes: Sequence[int] | None = None,
     timing_size: int | None = None,
     target: str = "cpu",
+    rounds: int = 1,
+    patience: int = 2,
+    hint: str | None = None,
+    stop: threading.Event | None = None,
     namespace: MutableMapping[str, Any] | None = None,
     progress: Progress | None = None,
     settings: Settings | None = None,
@@ -136,6 +143,10 @@ def optimize(
     GPU candidates (default strategy ``cupy`` for ``cupy``) and float32-friendly tolerances;
     without a usable device they are listed, not run, and the notes say why. Returns an
     ``OptimizeResult``; nothing in the caller's namespace changes until ``result.accept()``.
+
+    Strategies that can refine (the LLM) get ``rounds - 1`` more rounds with the results so
+    far (failures with expected vs actual, timings) and the user's ``hint``; refinement stops
+    early after ``patience`` rounds without a better speedup, or when ``stop`` is set.
     """
     started = time.perf_counter()
     settings = settings or get_settings()
@@ -154,7 +165,8 @@ def optimize(
     device_note = _device_note(target)
     cases, labels, make, timing_size = _prepare_inputs(inputs, sizes, timing_size)
     test_fns = _collect_tests(tests)
-    specs = _specs(task, strategies, candidates)
+    strategy_objects = resolve_strategies(strategies)
+    user_specs = _user_specs(candidates)
     emit = progress or (lambda event: None)
 
     store = SessionStore(settings.home)
@@ -163,33 +175,20 @@ def optimize(
         entry=task.entry,
         source=task.source,
         options={
-            "strategies": [getattr(s, "name", s) for s in strategies]
-            if not isinstance(strategies, str)
-            else strategies,
+            "strategies": [s.name for s in strategy_objects],
             "rtol": rtol,
             "atol": atol,
             "time_budget": settings.time_budget,
             "sizes": labels,
             "timing_size": timing_size,
             "tests": [n for n, _ in test_fns],
-            "candidates": len(specs),
+            "user_candidates": len(user_specs),
+            "target": target,
+            "rounds": rounds,
+            "hint": hint,
         },
     )
-    if settings.hardened:
-        from ._hardening import hardening_status
-
-        available, why = hardening_status()
-        if not available:
-            settings = settings.replace(hardened=False)
-            hardened_note = (
-                f"hardened mode is not available here ({why}); ran with the default isolation"
-            )
-        else:
-            hardened_note = (
-                "hardened mode: workers had no network and could not see your home directory"
-            )
-    else:
-        hardened_note = None
+    settings, hardened_note = _hardening_in_force(settings)
     limits = Limits(
         timeout=settings.timeout,
         memory_mb=settings.memory_limit_mb,
@@ -206,67 +205,212 @@ def optimize(
         namespace=namespace,
     )
     result.notes.extend(n for n in (hardened_note, device_note) if n)
+    run = _Run(
+        task,
+        cases,
+        labels,
+        test_fns,
+        make,
+        tol,
+        limits,
+        settings,
+        store,
+        result,
+        emit,
+        device_note,
+        stop,
+    )
     try:
-        emit({"kind": "reference", "total": len(specs)})
-        ref_report, reference = _run_reference(
-            task, cases, labels, test_fns, make, timing_size, limits, settings
-        )
-        result.reference = reference
-        store.update_run(run_id, reference=_reference_dict(reference))
-        if reference.skipped:
-            result.notes.append(
-                "the reference itself fails on "
-                + "; ".join(reference.skipped)
-                + ": those inputs are skipped"
+        emit({"kind": "reference", "total": len(user_specs)})
+        with phase("reference", timeline=run.timeline, run=run_id):
+            run.ref_report, result.reference = _run_reference(
+                task, cases, labels, test_fns, make, timing_size, limits, settings
             )
-        for name, error in reference.tests.items():
-            if error:
-                result.notes.append(
-                    f"{name} fails on the reference too ({error}): candidates are still held to it"
-                )
-        for index, spec in enumerate(specs):
-            emit(
-                {
-                    "kind": "candidate",
-                    "index": index,
-                    "total": len(specs),
-                    "strategy": spec.strategy,
-                }
+        store.update_run(run_id, reference=_reference_dict(result.reference))
+        result.notes.extend(_reference_notes(result.reference))
+        specs = list(user_specs)
+        for strategy in strategy_objects:
+            with phase("generate", timeline=run.timeline, strategy=strategy.name, round=0):
+                specs = [*strategy.propose(task), *specs]
+            run.store_exchanges(strategy)
+        run.evaluate_all(dedupe(specs))
+        stale = 0
+        for round_ in range(1, rounds):
+            refiners = [s for s in strategy_objects if hasattr(s, "refine")]
+            if not refiners or run.stopped() or stale >= patience:
+                break
+            best_before = result.best.speedup if result.best else 0.0
+            specs = []
+            for strategy in refiners:
+                with phase("generate", timeline=run.timeline, strategy=strategy.name, round=round_):
+                    specs.extend(
+                        strategy.refine(task, list(result.candidates), round=round_, hint=hint)
+                    )
+                run.store_exchanges(strategy)
+            known = {c.code.strip() for c in result.candidates}
+            specs = [s for s in dedupe(specs) if s.code.strip() not in known]
+            if not specs:
+                break
+            run.evaluate_all(specs)
+            stale = 0 if (result.best.speedup if result.best else 0.0) > best_before else stale + 1
+        if run.stopped():
+            result.notes.append("stopped by the user: the candidates not yet run were skipped")
+        result.seconds = time.perf_counter() - started
+        store.add_event(run_id, "timeline", {"phases": run.timeline.records()})
+        store.update_run(run_id, status="finished", notes=result.notes, finished=time.time())
+    except BaseException:
+        store.update_run(run_id, status="interrupted", notes=result.notes, finished=time.time())
+        raise
+    return result
+
+
+class _Run:
+    """The state one ``optimize`` call shares between its rounds."""
+
+    def __init__(
+        self,
+        task,
+        cases,
+        labels,
+        tests,
+        make,
+        tol,
+        limits,
+        settings,
+        store,
+        result,
+        emit,
+        device_note,
+        stop,
+    ) -> None:
+        self.task, self.cases, self.labels, self.tests, self.make = task, cases, labels, tests, make
+        self.tol, self.limits, self.settings = tol, limits, settings
+        self.store, self.result, self.emit = store, result, emit
+        self.device_note, self.stop = device_note, stop
+        self.ref_report: RunReport | None = None
+        self.timeline = Timeline()
+        self._exchanges_seen: dict[int, int] = {}
+
+    def stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def store_exchanges(self, strategy: Strategy) -> None:
+        """Every model exchange a strategy made goes into the session, prompts included."""
+        exchanges = getattr(strategy, "exchanges", None) or []
+        seen = self._exchanges_seen.get(id(strategy), 0)
+        for exchange in exchanges[seen:]:
+            data = exchange.to_dict() if hasattr(exchange, "to_dict") else exchange
+            self.store.add_event(self.result.run_id, "llm_exchange", data)
+        self._exchanges_seen[id(strategy)] = len(exchanges)
+
+    def evaluate_all(self, specs: list[CandidateSpec]) -> None:
+        result, total = self.result, len(self.result.candidates) + len(specs)
+        for spec in specs:
+            if self.stopped():
+                return
+            index = len(result.candidates)
+            self.emit(
+                {"kind": "candidate", "index": index, "total": total, "strategy": spec.strategy}
             )
-            if device_note and spec.strategy in GPU_STRATEGIES:
+            if self.device_note and spec.strategy in GPU_STRATEGIES:
                 cand = CandidateResult(
                     id=candidate_id(spec.code),
                     code=spec.code,
                     strategy=spec.strategy,
                     note=spec.note,
                     status="error",
-                    reason=f"not run here: {device_note}",
+                    reason=f"not run here: {self.device_note}",
                     warnings=scan(spec.code),
+                    path=spec.path,
+                    parent=spec.parent,
+                    round=spec.round,
                 )
             else:
-                cand = _evaluate(
-                    spec,
-                    task,
-                    cases,
-                    labels,
-                    test_fns,
-                    make,
-                    ref_report,
-                    reference,
-                    tol,
-                    limits,
-                    settings,
-                    lambda phase, i=index: emit({"kind": "phase", "index": i, "phase": phase}),
-                )
+                phases = _PhaseTracker(self.timeline, candidate_id(spec.code))
+
+                def on_phase(name: str, i: int = index, tracker: _PhaseTracker = phases) -> None:
+                    tracker.enter(name)
+                    self.emit({"kind": "phase", "index": i, "phase": name})
+
+                try:
+                    cand = _evaluate(
+                        spec,
+                        self.task,
+                        self.cases,
+                        self.labels,
+                        self.tests,
+                        self.make,
+                        self.ref_report,
+                        result.reference,
+                        self.tol,
+                        self.limits,
+                        self.settings,
+                        on_phase,
+                    )
+                finally:
+                    phases.close()
             result.candidates.append(cand)
-            store.add_candidate(run_id, cand.id, cand.to_dict())
-            emit({"kind": "done", "index": index, "total": len(specs), "candidate": cand})
-        result.seconds = time.perf_counter() - started
-        store.update_run(run_id, status="finished", notes=result.notes, finished=time.time())
-    except BaseException:
-        store.update_run(run_id, status="interrupted", notes=result.notes, finished=time.time())
-        raise
-    return result
+            self.store.add_candidate(result.run_id, cand.id, cand.to_dict())
+            self.emit({"kind": "done", "index": index, "total": total, "candidate": cand})
+
+
+class _PhaseTracker:
+    """Turns the runner's phase names into NVTX ranges and timeline entries."""
+
+    _NAMES = (
+        ("loading", "compile"),
+        ("verification", "verify"),
+        ("test", "verify"),
+        ("timing", "time"),
+    )
+
+    def __init__(self, timeline: Timeline, candidate: str) -> None:
+        self.timeline, self.candidate = timeline, candidate
+        self._stack = contextlib.ExitStack()
+        self._current: str | None = None
+
+    def enter(self, runner_phase: str) -> None:
+        name = next(
+            (n for prefix, n in self._NAMES if runner_phase.startswith(prefix)), runner_phase
+        )
+        if name != self._current:
+            self.close()
+            self._current = name
+            self._stack.enter_context(phase(name, timeline=self.timeline, candidate=self.candidate))
+
+    def close(self) -> None:
+        self._stack.close()
+        self._stack = contextlib.ExitStack()
+        self._current = None
+
+
+def _hardening_in_force(settings: Settings) -> tuple[Settings, str | None]:
+    if not settings.hardened:
+        return settings, None
+    from ._hardening import hardening_status
+
+    available, why = hardening_status()
+    if not available:
+        return settings.replace(hardened=False), (
+            f"hardened mode is not available here ({why}); ran with the default isolation"
+        )
+    return settings, "hardened mode: workers had no network and could not see your home directory"
+
+
+def _reference_notes(reference: Reference) -> list[str]:
+    notes = []
+    if reference.skipped:
+        notes.append(
+            "the reference itself fails on "
+            + "; ".join(reference.skipped)
+            + ": those inputs are skipped"
+        )
+    for name, error in reference.tests.items():
+        if error:
+            notes.append(
+                f"{name} fails on the reference too ({error}): candidates are still held to it"
+            )
+    return notes
 
 
 TARGETS = ("cpu", "cupy", "numba-cuda")
@@ -294,19 +438,15 @@ def _caller_namespace(source_or_function: Any) -> MutableMapping[str, Any] | Non
     return caller.f_globals if caller else None
 
 
-def _specs(
-    task: Task, strategies: Iterable[str | Strategy], candidates: Iterable[str]
-) -> list[CandidateSpec]:
-    specs: list[CandidateSpec] = []
-    for strategy in resolve_strategies(strategies):
-        specs.extend(strategy.propose(task))
+def _user_specs(candidates: Iterable[str]) -> list[CandidateSpec]:
     if isinstance(candidates, str):
         candidates = [candidates]
+    specs = []
     for code in candidates:
         if not isinstance(code, str):
             raise UsageError("candidates must be code strings")
         specs.append(CandidateSpec(code=code, strategy="user", note="supplied by the user"))
-    return dedupe(specs)
+    return specs
 
 
 def _run_reference(task, cases, labels, tests, make, timing_size, limits, settings):
