@@ -12,6 +12,7 @@ from ._errors import (
     UsageError,
     WorkbenchError,
 )
+from ._generate import GenerateResult, generate, load_generate_result
 from ._optimize import load_result, optimize
 from ._results import CandidateResult, OptimizeResult, Reference, Timing
 from ._session import SessionStore
@@ -24,6 +25,7 @@ __all__ = [
     "CandidateResult",
     "CandidateSpec",
     "ExtraNotInstalled",
+    "GenerateResult",
     "InputsError",
     "LLMError",
     "OptimizeResult",
@@ -36,8 +38,10 @@ __all__ = [
     "UsageError",
     "WorkbenchError",
     "configure",
+    "generate",
     "get_settings",
     "load_ipython_extension",
+    "load_generate_result",
     "load_result",
     "optimize",
 ]

@@ -164,6 +164,76 @@ class WorkbenchMagics(Magics):
         except UsageError as exc:
             raise IPythonUsageError(str(exc)) from None
 
+    @magic_arguments()
+    @argument(
+        "--n-codes", type=int, default=8, metavar="N", help="implementations to sample (default 8)"
+    )
+    @argument(
+        "--n-tests", type=int, default=8, metavar="N", help="test completions to sample (default 8)"
+    )
+    @argument(
+        "--ranker",
+        default="b4",
+        choices=("b4", "codet", "mbr_exec", "maxpass"),
+        help="how candidates are ranked by their agreement with the tests (default b4)",
+    )
+    @argument("--entry", metavar="NAME", help="the function's name, when the spec is prose")
+    @argument(
+        "--labels",
+        type=int,
+        default=3,
+        metavar="N",
+        help="at most N tests to ask you about (default 3)",
+    )
+    @argument("--accept", action="store_true", help="bind the leading candidate right away")
+    @cell_magic
+    def generate(self, line: str, cell: str) -> Any:
+        """Write a function from a spec: a signature with a docstring, or prose with --entry.
+
+        The model writes several implementations and several tests; each implementation runs
+        against each test in an isolated process; the implementations are ranked by how they
+        agree with the tests (B4 by default), and you are asked about the few tests whose
+        answer tells most about which implementation is right. Answer with
+        ``res = _`` then ``res.label(test, True/False)``; accept with ``res.accept()``.
+
+        Example::
+
+            %%generate --n-codes 6
+            def count_vowels(s: str) -> int:
+                \"\"\"Number of vowels (a, e, i, o, u, either case) in s.\"\"\"
+        """
+        args = parse_argstring(self.generate, line)
+        try:
+            if not cell.strip():
+                raise UsageError(
+                    "the cell is empty: write the function's signature and docstring below %%generate"
+                )
+            from ._generate import generate
+
+            result = generate(
+                cell,
+                entry=args.entry,
+                n_codes=args.n_codes,
+                n_tests=args.n_tests,
+                ranker=args.ranker,
+                label_budget=args.labels,
+                namespace=self.shell.user_ns,
+                progress=print,
+            )
+        except UsageError as exc:
+            raise IPythonUsageError(str(exc)) from None
+        if args.accept and result.best is not None:
+            result.accept()
+            return result
+        question = result.next_test_to_label()
+        if question is not None:
+            from IPython.display import display
+
+            display(result)
+            display(question)
+            return None
+        return result
+
     @line_magic
     def wb(self, line: str) -> Any:
         """Workbench configuration and sessions.
@@ -186,10 +256,7 @@ class WorkbenchMagics(Magics):
             if command in ("show", "resume"):
                 if len(rest) != 1:
                     raise UsageError(f"%wb {command} takes one session id: see %wb sessions")
-                result = load_result(rest[0])
-                if command == "resume":
-                    result.namespace = self.shell.user_ns
-                return result
+                return _load_any(rest[0], self.shell.user_ns if command == "resume" else None)
             if command == "config":
                 if not rest:
                     return _settings_table()
@@ -209,6 +276,20 @@ class WorkbenchMagics(Magics):
             )
         except WorkbenchError as exc:
             raise IPythonUsageError(str(exc)) from None
+
+
+def _load_any(run_id: str, namespace: dict[str, Any] | None) -> Any:
+    """A saved run of any kind, rebuilt from the session database."""
+    from ._session import SessionStore
+
+    kind = SessionStore(get_settings().home).run(run_id)["kind"]
+    if kind == "generate":
+        from ._generate import load_generate_result
+
+        return load_generate_result(run_id, namespace=namespace)
+    result = load_result(run_id)
+    result.namespace = namespace
+    return result
 
 
 def _int_list(text: str, option: str) -> list[int]:
