@@ -17,8 +17,13 @@ def _isolated_settings(tmp_path, monkeypatch):
     saved = _settings._current
     _settings._current = None
     workbench.configure(time_budget=0.2, timing_target=0.02, timeout=60)
+    from workbench.llm import _active
+
+    _active._reset_for_tests()
+    _active.set_backend("off")  # tests that want a model say so
     yield
     _settings._current = saved
+    _active._reset_for_tests()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,9 @@ cells = [
         "Each section below has a slow Python-loop function. `%%optimize` defines it as usual, "
         "then generates candidates (Numba variants here; no LLM needed), runs each one in an "
         "isolated process, checks it against your function on inputs of several sizes, and times "
-        "the ones that pass. The table shows every candidate's status, speedup (with its spread in "
+        "the ones that pass (`--strategies numba` keeps this notebook to the mechanical Numba "
+        "candidates; without it, an installed LLM adds candidates along several reasoning paths). "
+        "The table shows every candidate's status, speedup (with its spread in "
         "brackets) and why it failed if it did. Nothing changes in your namespace until you "
         "accept a candidate."
     ),
@@ -24,7 +26,7 @@ cells = [
         "def make_points(n):\n    rng = np.random.default_rng(n)\n    return (rng.standard_normal((n, 3)),)"
     ),
     code(
-        "%%optimize --inputs make_points\n"
+        "%%optimize --inputs make_points --strategies numba\n"
         "def pairwise_dist(X):\n    n = X.shape[0]\n    out = np.empty((n, n))\n"
         "    for i in range(n):\n        for j in range(n):\n"
         "            out[i, j] = np.sqrt(((X[i] - X[j]) ** 2).sum())\n    return out"
@@ -37,7 +39,7 @@ cells = [
     md("## 2. A 2-D stencil (one Jacobi step)"),
     code("def make_grid(n):\n    return (np.random.default_rng(n).random((n, n)),)"),
     code(
-        "%%optimize --inputs make_grid\n"
+        "%%optimize --inputs make_grid --strategies numba\n"
         "def jacobi_step(u):\n    n, m = u.shape\n    out = u.copy()\n"
         "    for i in range(1, n - 1):\n        for j in range(1, m - 1):\n"
         "            out[i, j] = 0.25 * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1])\n"
@@ -54,7 +56,7 @@ cells = [
     ),
     code("def make_samples(n):\n    return (np.random.default_rng(n).random(n), 64)"),
     code(
-        "%%optimize --inputs make_samples\n"
+        "%%optimize --inputs make_samples --strategies numba\n"
         "def histogram(x, bins):\n    counts = np.zeros(bins, dtype=np.int64)\n"
         "    for v in x:\n        k = int(v * bins)\n        if 0 <= k < bins:\n"
         "            counts[k] += 1\n    return counts"

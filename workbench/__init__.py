@@ -17,7 +17,7 @@ from ._optimize import load_result, optimize
 from ._results import CandidateResult, OptimizeResult, Reference, Timing
 from ._session import SessionStore
 from ._settings import Settings, configure, get_settings
-from ._strategies import CandidateSpec, Strategy
+from ._strategies import CandidateSpec, LLMStrategy, NumbaStrategy, Strategy
 
 __version__ = "0.1.0"
 
@@ -27,7 +27,9 @@ __all__ = [
     "ExtraNotInstalled",
     "GenerateResult",
     "InputsError",
+    "LLMStrategy",
     "LLMError",
+    "NumbaStrategy",
     "OptimizeResult",
     "Reference",
     "SessionError",

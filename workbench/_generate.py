@@ -523,9 +523,9 @@ def generate(
     settings = settings or get_settings()
     say = progress or (lambda message: None)
     if backend is None:
-        from .llm import default_local_model
+        from .llm import get_backend
 
-        backend = default_local_model()
+        backend = get_backend()
 
     store = SessionStore(settings.home)
     options = {

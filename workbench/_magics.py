@@ -11,7 +11,7 @@ from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ._errors import UsageError, WorkbenchError
+from ._errors import LLMError, UsageError, WorkbenchError
 from ._optimize import load_result, optimize
 from ._render import fmt_speedup
 from ._settings import configure, get_settings
@@ -99,6 +99,13 @@ class WorkbenchMagics(Magics):
         choices=("cpu", "cupy", "numba-cuda"),
         help="where the candidates run: cpu (default), cupy or numba-cuda (GPU)",
     )
+    @argument(
+        "--rounds",
+        type=int,
+        metavar="N",
+        help="rounds of LLM refinement with the results as feedback (default 2 with an LLM)",
+    )
+    @argument("--hint", metavar="TEXT", help="your advice for the LLM's next round, in quotes")
     @argument("--accept", action="store_true", help="bind the best verified candidate right away")
     @cell_magic
     def optimize(self, line: str, cell: str) -> Any:
@@ -132,7 +139,7 @@ class WorkbenchMagics(Magics):
             )
             candidates = _lookup(ns, args.candidates, "--candidates") if args.candidates else ()
             if args.strategies is None:
-                strategies = None
+                strategies = _default_strategies(args.target)
             elif args.strategies.strip().lower() in ("none", ""):
                 strategies = []
             else:
@@ -155,13 +162,15 @@ class WorkbenchMagics(Magics):
                 time_budget=args.time_budget,
                 sizes=sizes,
                 target=args.target,
+                rounds=args.rounds or (2 if strategies and "llm" in strategies else 1),
+                hint=args.hint,
                 namespace=ns,
                 progress=_Printer(),
             )
             if args.accept and result.best is not None:
                 result.accept()
             return result
-        except UsageError as exc:
+        except (UsageError, LLMError) as exc:  # one line, no traceback
             raise IPythonUsageError(str(exc)) from None
 
     @magic_arguments()
@@ -220,7 +229,7 @@ class WorkbenchMagics(Magics):
                 namespace=self.shell.user_ns,
                 progress=print,
             )
-        except UsageError as exc:
+        except (UsageError, LLMError) as exc:  # one line, no traceback
             raise IPythonUsageError(str(exc)) from None
         if args.accept and result.best is not None:
             result.accept()
@@ -241,6 +250,12 @@ class WorkbenchMagics(Magics):
         %wb sessions          list the saved sessions (runs) in this directory
         %wb show ID           show a saved session's results
         %wb resume ID         bring a saved session back (then: res = _; res.accept())
+        %wb llm               the active LLM backend, model, endpoint and tokens used
+        %wb llm local         the embedded model (the default when installed)
+        %wb llm openai --base-url URL --model M --api-key-env VAR
+                              any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp)
+        %wb llm replay PATH   serve recorded exchanges (reproducible demos)
+        %wb llm off           no LLM
         %wb config            show the settings
         %wb config NAME=VALUE [NAME=VALUE ...]
                               change settings, e.g. %wb config memory_limit_mb=8192 time_budget=5
@@ -257,6 +272,8 @@ class WorkbenchMagics(Magics):
                 if len(rest) != 1:
                     raise UsageError(f"%wb {command} takes one session id: see %wb sessions")
                 return _load_any(rest[0], self.shell.user_ns if command == "resume" else None)
+            if command == "llm":
+                return _llm_command(rest)
             if command == "config":
                 if not rest:
                     return _settings_table()
@@ -276,6 +293,40 @@ class WorkbenchMagics(Magics):
             )
         except WorkbenchError as exc:
             raise IPythonUsageError(str(exc)) from None
+
+
+def _llm_command(words: list[str]) -> Any:
+    from .llm import describe_backend, set_backend
+
+    if not words:
+        return _Text(describe_backend())
+    kind, rest = words[0], words[1:]
+    options: dict[str, Any] = {}
+    if kind == "replay":
+        if len(rest) != 1:
+            raise UsageError("%wb llm replay takes the path of a recorded exchanges file")
+        options["path"] = rest[0]
+    else:
+        while rest:
+            flag = rest.pop(0)
+            if not flag.startswith("--") or not rest:
+                raise UsageError(f"%wb llm {kind}: write options as --name value, not {flag!r}")
+            options[flag[2:].replace("-", "_")] = rest.pop(0)
+    set_backend(kind, **options)
+    return _Text(describe_backend())
+
+
+class _Text(str):
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _default_strategies(target: str) -> list[str]:
+    """Mechanical candidates for the target, plus the LLM's when one is available."""
+    from .llm import llm_available
+
+    base = {"cpu": ["numba"], "cupy": ["cupy"], "numba-cuda": []}[target]
+    return [*base, "llm"] if llm_available() else base
 
 
 def _load_any(run_id: str, namespace: dict[str, Any] | None) -> Any:

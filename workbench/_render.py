@@ -61,7 +61,7 @@ def _rows(result: OptimizeResult) -> list[dict[str, str]]:
                 if best is not None and c is best
                 else ("✓" if result.accepted == c.id else ""),
                 "candidate": c.id,
-                "strategy": c.strategy,
+                "strategy": _origin(c),
                 "status": c.status,
                 "speedup": fmt_speedup(c),
                 "median": fmt_timing(c.timing),
@@ -72,6 +72,16 @@ def _rows(result: OptimizeResult) -> list[dict[str, str]]:
             }
         )
     return rows
+
+
+def _origin(c: CandidateResult) -> str:
+    """Strategy, reasoning path and refinement round, e.g. ``llm [numba-prange] r1``."""
+    text = c.strategy
+    if c.path:
+        text += f" [{c.path}]"
+    if c.round:
+        text += f" r{c.round}"
+    return text
 
 
 def _header(result: OptimizeResult) -> str:

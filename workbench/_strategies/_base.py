@@ -32,9 +32,10 @@ class Strategy(Protocol):
 def resolve_strategies(names: Iterable[str | Strategy] | str) -> list[Strategy]:
     """Strategy objects from names (``"numba"``) or objects."""
     from .._strategies_gpu import CupyStrategy
+    from ._llm import LLMStrategy
     from ._numba import NumbaStrategy
 
-    known = {"numba": NumbaStrategy, "cupy": CupyStrategy}
+    known = {"numba": NumbaStrategy, "cupy": CupyStrategy, "llm": LLMStrategy}
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     out: list[Strategy] = []

@@ -4,6 +4,7 @@ Nothing here imports ``openai``, ``xllamacpp``, ``torch`` or ``transformers`` un
 that needs it is used.
 """
 
+from ._active import describe_backend, get_backend, llm_available, set_backend
 from ._extract import Extraction, extract_code
 from ._local import LocalModel, default_local_model
 from ._model_files import DEFAULT_MODEL, MODELS, ModelSpec, cache_dir, ensure_model
@@ -24,6 +25,10 @@ from ._transformers import TransformersBackend
 from ._types import Backend, Completion, Exchange, LLMCancelled, Message, Request, Usage
 
 __all__ = [
+    "describe_backend",
+    "get_backend",
+    "llm_available",
+    "set_backend",
     "DEFAULT_MODEL",
     "MODELS",
     "Backend",

@@ -47,7 +47,7 @@ _DEFAULT_PATHS = (
     ),
     ReasoningPath(
         "numba-parallel",
-        "Compile the loops with Numba @njit(parallel=True, cache=True), using prange for "
+        "Compile the loops with Numba @njit(parallel=True), using prange for "
         "independent iterations and typed NumPy arrays instead of Python lists.",
     ),
     ReasoningPath(
@@ -57,7 +57,7 @@ _DEFAULT_PATHS = (
     ),
     ReasoningPath(
         "numba-serial",
-        "Compile a straightforward loop with Numba @njit(cache=True, fastmath=False), "
+        "Compile a straightforward loop with Numba @njit, "
         "preallocating the output and keeping memory access contiguous.",
     ),
     ReasoningPath(
