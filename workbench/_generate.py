@@ -28,7 +28,7 @@ from ._labelling import Labeller, Question
 from ._passmatrix import PassMatrix, build_pass_matrix
 from ._ranking import RANKERS, Ranking
 from ._render import fmt_seconds
-from ._results import _offer_next_cell, candidate_id
+from ._results import bind_accepted, candidate_id
 from ._session import SessionStore
 from ._settings import Settings, get_settings
 
@@ -373,20 +373,17 @@ class GenerateResult:
             chosen = self[candidate]
         if not chosen.runs:
             raise UsageError(f"candidate {chosen.id} does not even load; accept one that runs")
-        target = namespace if namespace is not None else self.namespace
-        if target is None:
-            raise UsageError(
-                "accept() needs namespace=globals() when the result was not made in a notebook"
-            )
-        exec(compile(chosen.code, f"<accepted {chosen.id}>", "exec"), target)  # noqa: S102 - the user accepts it
+        bind_accepted(
+            chosen.code,
+            chosen.id,
+            namespace if namespace is not None else self.namespace,
+            run_id=self.run_id,
+            store_path=self.store_path,
+            header=f"candidate {chosen.id}, passes {chosen.passes} of {len(self.tests)} generated tests"
+            if new_cell
+            else None,
+        )
         self.accepted = chosen.id
-        if self.run_id and self.store_path:
-            SessionStore(self.store_path).update_run(self.run_id, accepted=chosen.id)
-        if new_cell:
-            _offer_next_cell(
-                f"# accepted from workbench session {self.run_id}: candidate {chosen.id}, "
-                f"passes {chosen.passes} of {len(self.tests)} generated tests\n{chosen.code}"
-            )
         return chosen
 
     def _update_candidates(self) -> None:

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import InputsError, UsageError
@@ -22,7 +23,7 @@ from ._session import SessionStore
 from ._settings import Settings, get_settings
 from ._strategies import CandidateSpec, Strategy, resolve_strategies
 from ._strategies._base import dedupe
-from ._task import task_from
+from ._task import Task, task_from
 from ._verify import Tolerance, compare, compare_sketches
 
 DEFAULT_SIZES = (1, 2, 3, 8, 31)
@@ -264,32 +265,26 @@ def optimize(
     return result
 
 
+@dataclass
 class _Run:
     """The state one ``optimize`` call shares between its rounds."""
 
-    def __init__(
-        self,
-        task,
-        cases,
-        labels,
-        tests,
-        make,
-        tol,
-        limits,
-        settings,
-        store,
-        result,
-        emit,
-        device_note,
-        stop,
-    ) -> None:
-        self.task, self.cases, self.labels, self.tests, self.make = task, cases, labels, tests, make
-        self.tol, self.limits, self.settings = tol, limits, settings
-        self.store, self.result, self.emit = store, result, emit
-        self.device_note, self.stop = device_note, stop
-        self.ref_report: RunReport | None = None
-        self.timeline = Timeline()
-        self._exchanges_seen: dict[int, int] = {}
+    task: Task
+    cases: list[tuple]
+    labels: list[str]
+    tests: list[tuple[str, Callable]]
+    make: Callable[[int], tuple]
+    tol: Tolerance
+    limits: Limits
+    settings: Settings
+    store: SessionStore
+    result: OptimizeResult
+    emit: Progress
+    device_note: str | None
+    stop: threading.Event | None
+    ref_report: RunReport | None = None
+    timeline: Timeline = field(default_factory=Timeline)
+    _exchanges_seen: dict[int, int] = field(default_factory=dict)
 
     def stopped(self) -> bool:
         return self.stop is not None and self.stop.is_set()

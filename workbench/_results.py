@@ -176,22 +176,15 @@ class OptimizeResult:
                 f"candidate {chosen.id} did not pass verification ({chosen.status}: "
                 f"{chosen.reason}); accept a passed one"
             )
-        target = namespace if namespace is not None else self.namespace
-        if target is None:
-            raise UsageError(
-                "accept() needs namespace=globals() when the result was not made in a notebook"
-            )
-        exec(compile(chosen.code, f"<accepted {chosen.id}>", "exec"), target)  # noqa: S102 - the user accepts it
+        bind_accepted(
+            chosen.code,
+            chosen.id,
+            namespace if namespace is not None else self.namespace,
+            run_id=self.run_id,
+            store_path=self.store_path,
+            header=f"{chosen.strategy}, {_speedup_text(chosen)}" if new_cell else None,
+        )
         self.accepted = chosen.id
-        if self.run_id and self.store_path:
-            from ._session import SessionStore
-
-            SessionStore(self.store_path).update_run(self.run_id, accepted=chosen.id)
-        if new_cell:
-            _offer_next_cell(
-                f"# accepted from workbench session {self.run_id}: {chosen.strategy}, "
-                f"{_speedup_text(chosen)}\n{chosen.code}"
-            )
         return chosen
 
     def to_dict(self) -> dict[str, Any]:
@@ -216,6 +209,30 @@ def _speedup_text(c: CandidateResult) -> str:
     if not c.significant:
         return f"{c.speedup:.2f}x (no significant change)"
     return f"{c.speedup:.1f}x faster" if c.speedup >= 1 else f"{1 / c.speedup:.1f}x slower"
+
+
+def bind_accepted(
+    code: str,
+    candidate: str,
+    namespace: MutableMapping[str, Any] | None,
+    *,
+    run_id: str | None,
+    store_path: str | None,
+    header: str | None,
+) -> None:
+    """Run accepted code in the user's namespace, record the choice in the session, and
+    (when ``header`` is given) offer the code as the next cell."""
+    if namespace is None:
+        raise UsageError(
+            "accept() needs namespace=globals() when the result was not made in a notebook"
+        )
+    exec(compile(code, f"<accepted {candidate}>", "exec"), namespace)  # noqa: S102 - the user accepts it
+    if run_id and store_path:
+        from ._session import SessionStore
+
+        SessionStore(store_path).update_run(run_id, accepted=candidate)
+    if header is not None:
+        _offer_next_cell(f"# accepted from workbench session {run_id}: {header}\n{code}")
 
 
 def _offer_next_cell(code: str) -> None:
