@@ -18,6 +18,20 @@ _COLOURS = {
 }
 
 
+COLUMNS = [
+    "",
+    "candidate",
+    "strategy",
+    "status",
+    "speedup",
+    "median",
+    "compile",
+    "threads",
+    "peak mem",
+    "reason",
+]
+
+
 def fmt_seconds(s: float | None) -> str:
     if s is None:
         return "-"
@@ -107,18 +121,7 @@ def _footer(result: OptimizeResult) -> str:
 
 def result_text(result: OptimizeResult) -> str:
     rows = _rows(result)
-    cols = [
-        "",
-        "candidate",
-        "strategy",
-        "status",
-        "speedup",
-        "median",
-        "compile",
-        "threads",
-        "peak mem",
-        "reason",
-    ]
+    cols = COLUMNS
     widths = {c: max([len(c), *(len(r[c]) for r in rows)]) for c in cols[:-1]}
     lines = [_header(result)]
     lines.append("  ".join(c.ljust(widths[c]) for c in cols[:-1]) + "  reason")
@@ -131,18 +134,7 @@ def result_text(result: OptimizeResult) -> str:
 
 def result_html(result: OptimizeResult) -> str:
     rows = _rows(result)
-    cols = [
-        "",
-        "candidate",
-        "strategy",
-        "status",
-        "speedup",
-        "median",
-        "compile",
-        "threads",
-        "peak mem",
-        "reason",
-    ]
+    cols = COLUMNS
     e = html.escape
     out = [
         f"<div class='wb-result'><p><b>{e(_header(result))}</b></p>",
@@ -160,8 +152,7 @@ def result_html(result: OptimizeResult) -> str:
     for n in result.notes:
         out.append(f"<p>note: {e(n)}</p>")
     out.append(f"<p>{e(_footer(result))}</p>")
-    speedups = [c for c in result.candidates if c.status == "passed"]
-    if speedups:
+    if result.best is not None:
         out.append(
             "<details><summary>code of the best candidate</summary><pre>"
             + e(result.best.code)
