@@ -105,3 +105,45 @@ def test_stop_skips_what_is_left():
         candidates=["def double(x):\n    return x + x\n", "def double(x):\n    return 2 * x\n"],
     )
     assert len(res.candidates) == 1 and any("stopped by the user" in n for n in res.notes)
+
+
+class _Exchange:
+    def __init__(self, tokens):
+        self.prompt_tokens, self.completion_tokens = tokens, 0
+
+    def to_json(self):
+        return {"tokens": self.prompt_tokens}
+
+
+def test_refinement_stops_at_the_token_budget():
+    class Costly(ScriptedStrategy):
+        def propose(self, task):
+            self.exchanges.append(_Exchange(600))
+            return [CandidateSpec("def double(x):\n    return x * 3.0\n", "scripted")]
+
+        def refine(self, task, results, *, round, hint=None):
+            self.exchanges.append(_Exchange(600))
+            self.seen.append(round)
+            return [
+                CandidateSpec(
+                    f"def double(x):\n    return x * 3.0 + {round} * 0\n", "scripted", round=round
+                )
+            ]
+
+    strategy = Costly()
+    res = workbench.optimize(
+        CELL,
+        inputs=make,
+        strategies=[strategy],
+        rounds=10,
+        patience=10,
+        token_budget=1000,
+        sizes=[2, 40],
+    )
+    assert strategy.seen == [1]
+    assert any("1,200 tokens used, budget 1,000" in n for n in res.notes)
+    events = workbench.SessionStore(workbench.get_settings().home).events(res.run_id)
+    assert [e["data"] for e in events if e["kind"] == "llm_exchange"] == [
+        {"tokens": 600},
+        {"tokens": 600},
+    ]

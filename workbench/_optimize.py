@@ -126,6 +126,8 @@ def optimize(
     rounds: int = 1,
     patience: int = 2,
     hint: str | None = None,
+    token_budget: int | None = None,
+    time_limit: float | None = None,
     stop: threading.Event | None = None,
     namespace: MutableMapping[str, Any] | None = None,
     progress: Progress | None = None,
@@ -147,7 +149,8 @@ def optimize(
 
     Strategies that can refine (the LLM) get ``rounds - 1`` more rounds with the results so
     far (failures with expected vs actual, timings) and the user's ``hint``; refinement stops
-    early after ``patience`` rounds without a better speedup, or when ``stop`` is set.
+    early after ``patience`` rounds without a better speedup, when the model exchanges have
+    used ``token_budget`` tokens, when ``time_limit`` seconds have passed, or when ``stop`` is set.
     """
     started = time.perf_counter()
     settings = settings or get_settings()
@@ -240,6 +243,17 @@ def optimize(
             refiners = [s for s in strategy_objects if hasattr(s, "refine")]
             if not refiners or run.stopped() or stale >= patience:
                 break
+            spent = _tokens_used(strategy_objects)
+            if token_budget is not None and spent >= token_budget:
+                result.notes.append(
+                    f"refinement stopped: {spent:,} tokens used, budget {token_budget:,}"
+                )
+                break
+            if time_limit is not None and time.perf_counter() - started >= time_limit:
+                result.notes.append(
+                    f"refinement stopped: the time limit of {time_limit:g} s was reached"
+                )
+                break
             best_before = result.best.speedup if result.best else 0.0
             specs = []
             for strategy in refiners:
@@ -294,7 +308,7 @@ class _Run:
         exchanges = getattr(strategy, "exchanges", None) or []
         seen = self._exchanges_seen.get(id(strategy), 0)
         for exchange in exchanges[seen:]:
-            data = exchange.to_dict() if hasattr(exchange, "to_dict") else exchange
+            data = exchange.to_json() if hasattr(exchange, "to_json") else exchange
             self.store.add_event(self.result.run_id, "llm_exchange", data)
         self._exchanges_seen[id(strategy)] = len(exchanges)
 
@@ -377,6 +391,14 @@ class _PhaseTracker:
         self._stack.close()
         self._stack = contextlib.ExitStack()
         self._current = None
+
+
+def _tokens_used(strategies: list[Strategy]) -> int:
+    return sum(
+        (getattr(e, "prompt_tokens", 0) or 0) + (getattr(e, "completion_tokens", 0) or 0)
+        for s in strategies
+        for e in getattr(s, "exchanges", None) or []
+    )
 
 
 def _hardening_in_force(settings: Settings) -> tuple[Settings, str | None]:
