@@ -18,6 +18,7 @@ from ._results import CandidateResult, OptimizeResult, Reference, Timing
 from ._session import SessionStore
 from ._settings import Settings, configure, get_settings
 from ._strategies import CandidateSpec, LLMStrategy, NumbaStrategy, Strategy
+from ._visualize import FigureFacts, VisualizeResult, describe_data, visualize
 
 __version__ = "0.1.0"
 
@@ -25,6 +26,7 @@ __all__ = [
     "CandidateResult",
     "CandidateSpec",
     "ExtraNotInstalled",
+    "FigureFacts",
     "GenerateResult",
     "InputsError",
     "LLMStrategy",
@@ -38,14 +40,17 @@ __all__ = [
     "Strategy",
     "Timing",
     "UsageError",
+    "VisualizeResult",
     "WorkbenchError",
     "configure",
+    "describe_data",
     "generate",
     "get_settings",
     "load_ipython_extension",
     "load_generate_result",
     "load_result",
     "optimize",
+    "visualize",
 ]
 
 

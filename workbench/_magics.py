@@ -243,6 +243,66 @@ class WorkbenchMagics(Magics):
             return None
         return result
 
+    @magic_arguments()
+    @argument(
+        "--data",
+        metavar="NAME",
+        default="df",
+        help="the variable to plot (DataFrame, arrays, dict); described to the model, never sent whole",
+    )
+    @argument(
+        "--paths",
+        type=int,
+        default=3,
+        metavar="K",
+        help="interpretations of the request (default 3)",
+    )
+    @argument(
+        "--refine-rounds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="rounds of repair while the figure checks fail (default 1)",
+    )
+    @argument(
+        "--no-aggregate", action="store_true", help="skip the final script that combines the paths"
+    )
+    @cell_magic
+    def visualize(self, line: str, cell: str) -> Any:
+        """Draw a plot from a request in words, along several interpretations (VisPath).
+
+        The model reformulates the request into K interpretations (chart type, encoding,
+        emphasis) and writes a script for each; every script runs in an isolated process and
+        is drawn to a PNG; the figure is checked (errors, empty axes, missing labels or legend,
+        overlapping tick labels, series drawn); a final script combines the paths and is
+        repaired while checks fail. Then ``res = _``; ``res.refine("log scale, larger font")``;
+        ``res.accept()`` (or ``res.accept(1)`` for path 1) puts the code in a new cell and runs it.
+
+        Example::
+
+            %%visualize --data df
+            monthly revenue by region, highlight the region that grew fastest
+        """
+        args = parse_argstring(self.visualize, line)
+        ns = self.shell.user_ns
+        try:
+            if not cell.strip():
+                raise UsageError("the cell is empty: describe the plot you want below %%visualize")
+            _lookup(ns, args.data, "--data")
+            from ._visualize import visualize
+
+            return visualize(
+                cell.strip(),
+                data_name=args.data,
+                namespace=ns,
+                paths=args.paths,
+                refine_rounds=args.refine_rounds,
+                aggregate=not args.no_aggregate,
+                progress=print,
+            )
+        except (UsageError, LLMError) as exc:
+            raise IPythonUsageError(str(exc)) from None
+
     @line_magic
     def wb(self, line: str) -> Any:
         """Workbench configuration and sessions.

@@ -1,0 +1,841 @@
+"""``visualize``: VisPath for the notebook. A plotting request becomes K reformulated paths,
+a script per path, each executed to a PNG in an isolated worker and checked on its figure
+object; the model then aggregates the paths and their feedback into a final script.
+
+The data is described to the model (schema and a few rows), never sent whole. It reaches the
+worker pickled by the kernel (trusted); what comes back (PNG bytes, figure facts) is read
+from files and decoded with ``_wire``, never unpickled.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import pickle
+import re
+import sys
+import time
+from collections.abc import Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from ._errors import UsageError
+from ._session import SessionStore
+from ._settings import Settings, get_settings
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_CAP = 8 * 2**20  # bytes of PNG read back from a worker
+FACTS_CAP = 2**20
+SCRIPT_TIMEOUT = 60.0  # seconds for one plotting script, matplotlib import included
+SAMPLE_ROWS = 5
+
+SYSTEM_PLOTTER = (
+    "You are an expert data visualisation engineer. You write short, correct Python scripts "
+    "with matplotlib (pandas and numpy are available)."
+)
+
+# interpretations used when the model proposes fewer than K
+_DEFAULT_INTERPRETATIONS = (
+    "the most direct chart for the request: pick the chart type that fits the data best",
+    "a comparison view: bars or grouped bars that make differences between groups easy to read",
+    "a trend view: lines over the ordered or time-like column, one line per group",
+    "a distribution view: histograms or box plots of the numeric columns involved",
+    "small multiples: one subplot per group with shared axes",
+)
+
+_KNOWN_IMPORTS = {
+    "plt": "import matplotlib.pyplot as plt",
+    "matplotlib": "import matplotlib",
+    "np": "import numpy as np",
+    "pd": "import pandas as pd",
+    "mdates": "import matplotlib.dates as mdates",
+    "ticker": "import matplotlib.ticker as ticker",
+    "cm": "from matplotlib import cm",
+}
+
+
+# -- data description --------------------------------------------------------------------------
+def describe_data(data: Any, name: str = "df", rows: int = SAMPLE_ROWS) -> str:
+    """Schema and a few rows of ``data`` for the model: never the whole data."""
+    kind = type(data)
+    module = kind.__module__.split(".")[0]
+    if module == "pandas" and kind.__name__ == "DataFrame":
+        columns = "\n".join(f"  {col!s}: {dtype}" for col, dtype in data.dtypes.items())
+        return (
+            f"`{name}` is a pandas DataFrame with {len(data)} rows and these columns:\n"
+            f"{columns}\nFirst {min(rows, len(data))} rows:\n{data.head(rows).to_string()}"
+        )
+    if module == "pandas" and kind.__name__ == "Series":
+        return (
+            f"`{name}` is a pandas Series named {data.name!r} of dtype {data.dtype} with "
+            f"{len(data)} values, index {data.index.dtype}. First values:\n"
+            f"{data.head(rows).to_string()}"
+        )
+    if isinstance(data, dict):
+        lines = [f"`{name}` is a dict with {len(data)} keys:"]
+        for key, value in list(data.items())[:30]:
+            lines.append(f"  {key!r}: {_describe_value(value, rows)}")
+        return "\n".join(lines)
+    if module == "numpy" and hasattr(data, "shape"):
+        return f"`{name}` is a {_describe_value(data, rows)}"
+    if isinstance(data, (list, tuple)):
+        return f"`{name}` is a {_describe_value(data, rows)}"
+    return f"`{name}` is a {kind.__name__}: {_short_repr(data)}"
+
+
+def _describe_value(value: Any, rows: int) -> str:
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        head = np.array2string(value[:rows], threshold=rows * 8, precision=4)
+        return f"numpy array, shape {value.shape}, dtype {value.dtype}, first: {head}"
+    if isinstance(value, (list, tuple)):
+        items = ", ".join(_short_repr(v, 40) for v in value[:rows])
+        return f"{type(value).__name__} of {len(value)} items, first: [{items}]"
+    return f"{type(value).__name__}: {_short_repr(value)}"
+
+
+def _short_repr(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- figure facts ------------------------------------------------------------------------------
+@dataclass
+class FigureFacts:
+    """What running a script produced and what the checks found on its figure."""
+
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    n_figures: int = 0
+    axes: list[dict[str, Any]] = field(default_factory=list)
+    suptitle: str = ""
+    png_bytes: int = 0
+    stdout: str = ""
+
+    @property
+    def executed(self) -> bool:
+        """The script ran to the end and a figure was saved."""
+        return self.error is None and self.png_bytes > 0
+
+    @property
+    def series(self) -> int:
+        return sum(int(a.get("series", 0)) for a in self.axes)
+
+    @property
+    def problems(self) -> list[str]:
+        """What a reader would find wrong, one short sentence each (empty: checks pass)."""
+        if self.error is not None:
+            return [f"the script failed: {self.error.splitlines()[-1]}"]
+        if self.n_figures == 0 or not self.axes:
+            return ["the script drew no figure"]
+        found = []
+        many = len(self.axes) > 1
+        if not self.suptitle and not any(a.get("title") for a in self.axes):
+            found.append("the figure has no title")
+        for a in self.axes:
+            where = f"subplot {a['index'] + 1}" if many else "the plot"
+            if a.get("empty"):
+                found.append(f"{where} is empty: nothing was drawn on it")
+                continue
+            if not a.get("pie"):
+                if not a.get("xlabel"):
+                    found.append(f"{where} has no x-axis label")
+                if not a.get("ylabel"):
+                    found.append(f"{where} has no y-axis label")
+            if a.get("series", 0) > 1 and not a.get("legend") and not a.get("pie"):
+                found.append(f"{where} draws {a['series']} series but has no legend")
+            if a.get("overlapping_xticks"):
+                found.append(
+                    f"{where} has {a['overlapping_xticks']} overlapping x tick label pair(s): "
+                    "rotate them or show fewer"
+                )
+        return found
+
+    @property
+    def passed(self) -> bool:
+        return self.executed and not self.problems
+
+    def summary(self) -> str:
+        """One line for tables and the HTML view."""
+        if self.error is not None:
+            return "error: " + self.error.splitlines()[-1][:120]
+        if self.passed:
+            return f"ok: {self.series} series on {len(self.axes)} axes"
+        return "; ".join(self.problems)
+
+    def feedback(self) -> str:
+        """The execution facts as the model reads them."""
+        if self.error is not None:
+            return "Running the script failed:\n" + self.error
+        lines = [
+            f"The script ran and drew {self.series} series on {len(self.axes)} axes "
+            f"({self.n_figures} figure(s))."
+        ]
+        lines += [f"- {p}" for p in self.problems] or ["- all figure checks pass"]
+        lines += [f"- warning: {w}" for w in self.warnings[:3]]
+        return "\n".join(lines)
+
+    @classmethod
+    def from_worker(cls, data: Any, png_bytes: int) -> FigureFacts:
+        if not isinstance(data, dict):
+            return cls(error="the worker sent no readable facts", png_bytes=png_bytes)
+        axes = [a for a in data.get("axes", []) if isinstance(a, dict)]
+        return cls(
+            error=data.get("error") if isinstance(data.get("error"), str) else None,
+            warnings=[w for w in data.get("warnings", []) if isinstance(w, str)],
+            n_figures=int(data.get("n_figures", 0) or 0),
+            axes=axes,
+            suptitle=str(data.get("suptitle", "") or ""),
+            png_bytes=png_bytes,
+            stdout=str(data.get("stdout", "") or ""),
+        )
+
+
+# -- execution ---------------------------------------------------------------------------------
+def render_script(
+    script: str,
+    data: Any,
+    data_name: str = "df",
+    *,
+    settings: Settings | None = None,
+    timeout: float = SCRIPT_TIMEOUT,
+    dpi: int = 80,
+) -> tuple[bytes | None, FigureFacts]:
+    """Run ``script`` with ``data`` bound to ``data_name`` in an isolated worker.
+
+    Returns the PNG bytes (None when no figure was saved) and the figure facts. A failing,
+    hanging or memory-hungry script gives facts with an ``error``, never an exception.
+    """
+    from ._isolation import Limits, start_worker
+    from ._wire import WireError, decode
+
+    settings = settings or get_settings()
+    try:
+        job = pickle.dumps(
+            {"script": script, "data_name": data_name, "data": data, "dpi": dpi},
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+    except Exception as exc:
+        raise UsageError(
+            f"the data {data_name!r} cannot be pickled for the plotting worker ({exc}): "
+            "pass a DataFrame, NumPy arrays or a dict of them"
+        ) from None
+    limits = Limits(
+        timeout=min(timeout, settings.timeout),
+        memory_mb=settings.memory_limit_mb,
+        disk_mb=settings.disk_limit_mb,
+        output_cap=settings.output_cap,
+    )
+    read_fd, write_fd = os.pipe()
+    try:
+        worker = start_worker(
+            [sys.executable, "-m", "workbench._plot_worker", str(read_fd)],
+            limits,
+            pass_fds=(read_fd,),
+            hardened=settings.hardened,
+        )
+    finally:
+        os.close(read_fd)
+    try:
+        try:
+            with os.fdopen(write_fd, "wb") as pipe:
+                pipe.write(job)
+        except (BrokenPipeError, OSError):
+            pass  # the worker died early: its exit says why
+        worker.process.wait()
+        from ._plot_worker import FACTS_NAME, PNG_NAME
+
+        png_path, facts_path = worker.scratch / PNG_NAME, worker.scratch / FACTS_NAME
+        png = _read_capped(png_path, PNG_CAP)
+        if png is not None and not png.startswith(PNG_SIGNATURE):
+            png = None  # whatever the script wrote there, it is not our figure
+        raw = _read_capped(facts_path, FACTS_CAP)
+        if worker.verdict is not None:
+            facts = FigureFacts(error=f"the script was stopped: {worker.verdict.reason}")
+            png = None
+        elif raw is None:
+            tail = worker.output_tail().strip()[-1500:]
+            facts = FigureFacts(
+                error=f"the plotting worker {worker.exit_description()}"
+                + (f":\n{tail}" if tail else "")
+            )
+            png = None
+        else:
+            try:
+                facts = FigureFacts.from_worker(decode(raw), len(png or b""))
+            except WireError as exc:
+                facts = FigureFacts(error=f"the worker's facts do not decode: {exc}")
+                png = None
+    finally:
+        worker.close()
+    if png is None and facts.error is None and facts.n_figures:
+        facts.error = "the figure could not be saved as PNG"
+    return png, facts
+
+
+def _read_capped(path: os.PathLike[str], cap: int) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(cap + 1)
+    except OSError:
+        return None
+    return data if len(data) <= cap else None
+
+
+# -- prompts and parsing -----------------------------------------------------------------------
+def reformulate_messages(request: str, description: str, k: int) -> list[dict[str, str]]:
+    """Ask for K distinct interpretations of an under-specified plotting request."""
+    user = (
+        f"The data:\n{description}\n\nThe plotting request: {request}\n\n"
+        f"The request can be read in several ways. Propose {k} DISTINCT interpretations, each "
+        "fixing the chart type, which columns go on which axis or colour, and what to "
+        f"emphasise. Answer with exactly {k} numbered lines and nothing else, each as\n"
+        "N. short-name: one or two sentences describing the chart"
+    )
+    return [
+        {"role": "system", "content": SYSTEM_PLOTTER},
+        {"role": "user", "content": user},
+    ]
+
+
+_NUMBERED = re.compile(r"^\s*(?:[-*]\s*)?\(?(\d{1,2})[.):]\s*(.+?)\s*$")
+
+
+def parse_interpretations(reply: str, k: int) -> list[str]:
+    """K distinct interpretations from a numbered reply; defaults fill what is missing."""
+    found: list[str] = []
+    for line in (reply or "").splitlines():
+        match = _NUMBERED.match(line)
+        if not match:
+            continue
+        text = re.sub(r"\*\*|__|`", "", match.group(2)).strip()
+        if len(text) >= 8 and text.lower() not in {f.lower() for f in found}:
+            found.append(text[:400])
+    for default in _DEFAULT_INTERPRETATIONS:
+        if len(found) >= k:
+            break
+        found.append(default)
+    return found[:k]
+
+
+def _rules(data_name: str) -> str:
+    return (
+        f"Rules: the variable `{data_name}` already holds the data; do not create, load or "
+        f"overwrite `{data_name}`. Import what you use (import matplotlib.pyplot as plt). Draw "
+        "ONE figure with a title, axis labels, and a legend when there are several series; "
+        "rotate or thin crowded tick labels. Do not call plt.show() or savefig. Answer with "
+        "one ```python block."
+    )
+
+
+def path_script_messages(
+    request: str, interpretation: str, description: str, data_name: str
+) -> list[dict[str, str]]:
+    """Ask for the script of one path."""
+    user = (
+        f"The data:\n{description}\n\nThe plotting request: {request}\n"
+        f"Interpretation to draw: {interpretation}\n\n{_rules(data_name)}"
+    )
+    return [
+        {"role": "system", "content": SYSTEM_PLOTTER},
+        {"role": "user", "content": user},
+    ]
+
+
+def aggregate_messages(
+    request: str, paths: list[PlotAttempt], description: str, data_name: str
+) -> list[dict[str, str]]:
+    """Ask for one final script that takes the best of the paths and fixes their problems."""
+    parts = [f"The data:\n{description}\n\nThe plotting request: {request}\n"]
+    parts.append(f"{len(paths)} attempts were made, each with feedback:")
+    for i, path in enumerate(paths, 1):
+        parts.append(
+            f"Attempt {i} ({path.interpretation}):\n```python\n{path.code or '# no code'}\n```\n"
+            f"Feedback:\n{path.feedback_text()}"
+        )
+    parts.append(
+        "Write the final script: keep what works best for the request, combine the good ideas, "
+        f"and fix every problem in the feedback. {_rules(data_name)}"
+    )
+    return [
+        {"role": "system", "content": SYSTEM_PLOTTER},
+        {"role": "user", "content": "\n\n".join(parts)},
+    ]
+
+
+def refine_script_messages(
+    request: str,
+    attempt: PlotAttempt,
+    description: str,
+    data_name: str,
+    hint: str | None = None,
+) -> list[dict[str, str]]:
+    """Ask for a corrected script from one attempt, its feedback and the user's words."""
+    parts = [
+        f"The data:\n{description}\n\nThe plotting request: {request}",
+        f"The current script:\n```python\n{attempt.code or '# no code'}\n```",
+        f"Feedback:\n{attempt.feedback_text()}",
+    ]
+    if hint:
+        parts.append(f"The user asks: {hint}")
+    parts.append(f"Rewrite the whole script so that it does this. {_rules(data_name)}")
+    return [
+        {"role": "system", "content": SYSTEM_PLOTTER},
+        {"role": "user", "content": "\n\n".join(parts)},
+    ]
+
+
+def extract_script(reply: str, data_name: str = "df") -> tuple[str | None, list[str]]:
+    """The plotting script in ``reply``, cleaned: (code or None, notes on what was changed).
+
+    Module-level statements are the script here, so this keeps them (``extract_code`` drops
+    them as example calls); it removes ``plt.show()`` and lines that rebind ``data_name`` (the
+    model invents data when unsure) and adds the usual imports.
+    """
+    import ast
+
+    from .llm._extract import _THINK, _candidate_blocks, _parse
+
+    text = _THINK.sub("", reply or "").strip()
+    blocks = [b for b in (_parse(s) for s in _candidate_blocks(text)) if b.tree is not None]
+    if not blocks:
+        return None, ["the reply holds no parseable Python code"]
+    plotting = [b for b in blocks if re.search(r"\b(plt|matplotlib|\.plot\()", b.source)]
+    chosen = (plotting or blocks)[-1]
+    tree = chosen.tree
+    lines = chosen.source.splitlines()
+    notes: list[str] = []
+    drop: set[int] = set()
+    for node in tree.body:  # type: ignore[union-attr]
+        if _is_show_call(node):
+            drop.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+            notes.append("removed plt.show()")
+        elif _rebinds(node, data_name):
+            drop.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+            notes.append(f"removed a line that overwrote {data_name}")
+    code = "\n".join(line for i, line in enumerate(lines, 1) if i not in drop).strip()
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None, [*notes, "the script does not parse after cleaning"]
+    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    bound = {
+        (alias.asname or alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
+    missing = [stmt for name, stmt in _KNOWN_IMPORTS.items() if name in loaded - bound]
+    if missing:
+        code = "\n".join([*missing, code])
+        notes.append("added " + "; ".join(missing))
+    if not code.strip():
+        return None, [*notes, "the script is empty"]
+    return code + "\n", notes
+
+
+def _is_show_call(node: Any) -> bool:
+    import ast
+
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Attribute)
+        and node.value.func.attr == "show"
+        and isinstance(node.value.func.value, ast.Name)
+        and node.value.func.value.id in {"plt", "pyplot"}
+    )
+
+
+def _rebinds(node: Any, name: str) -> bool:
+    import ast
+
+    if isinstance(node, ast.Assign):
+        return any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+    return isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == name
+
+
+# -- results -----------------------------------------------------------------------------------
+@dataclass
+class PlotAttempt:
+    """One script, its picture and what was found about it (a path, the final, a refinement)."""
+
+    id: str
+    interpretation: str
+    code: str | None
+    png: bytes | None
+    facts: FigureFacts
+    reply: str = ""
+    notes: list[str] = field(default_factory=list)
+    critique: str | None = None  # the vision model's words, when the backend sees images
+    hint: str | None = None  # the user's words that led to this attempt
+
+    @property
+    def passed(self) -> bool:
+        return self.code is not None and self.facts.passed
+
+    def feedback_text(self) -> str:
+        """Everything known about this attempt, as the model reads it."""
+        parts = [self.facts.feedback()]
+        if self.critique:
+            parts.append(f"A reviewer looking at the image says: {self.critique}")
+        if self.hint:
+            parts.append(f"The user asked for: {self.hint}")
+        return "\n".join(parts)
+
+    def to_record(self) -> dict[str, Any]:
+        """What the session stores (the PNG as base64)."""
+        return {
+            "id": self.id,
+            "interpretation": self.interpretation,
+            "code": self.code,
+            "png_base64": base64.b64encode(self.png).decode() if self.png else None,
+            "facts": asdict(self.facts),
+            "passed": self.passed,
+            "feedback": self.feedback_text(),
+            "notes": self.notes,
+            "critique": self.critique,
+            "hint": self.hint,
+        }
+
+
+@dataclass
+class _Context:
+    """What an attempt needs to be made again: the run's request, data and model."""
+
+    request: str
+    data: Any
+    data_name: str
+    description: str
+    backend: Any
+    settings: Settings
+    store_path: str
+    run_id: str
+    max_tokens: int
+    temperature: float
+    seed: int | None
+
+
+@dataclass
+class VisualizeResult:
+    """K paths (reformulated request, code, PNG, facts, feedback) and the aggregated plot."""
+
+    request: str
+    data_name: str
+    paths: list[PlotAttempt]
+    final: PlotAttempt | None
+    rounds: list[PlotAttempt] = field(default_factory=list)  # refinements of the final
+    run_id: str = ""
+    store_path: str = ""
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    namespace: MutableMapping[str, Any] | None = field(default=None, repr=False)
+    _context: _Context | None = field(default=None, repr=False)
+
+    def _choose(self, which: int | str | None) -> PlotAttempt:
+        if which is None:
+            if self.final is not None and self.final.facts.executed:
+                return self.final
+            ranked = sorted(
+                (p for p in self.paths if p.code),
+                key=lambda p: (not p.passed, not p.facts.executed, len(p.facts.problems)),
+            )
+            if not ranked:
+                raise UsageError("no path produced code: refine the request and run it again")
+            return ranked[0]
+        if which == "final":
+            if self.final is None:
+                raise UsageError("there is no final plot: accept a path by its number instead")
+            return self.final
+        if isinstance(which, int) and 0 <= which < len(self.paths):
+            return self.paths[which]
+        raise UsageError(f"choose a path number 0..{len(self.paths) - 1} or 'final', not {which!r}")
+
+    def accept(self, path_or_final: int | str | None = None) -> str:
+        """Offer the chosen script as the next cell and run it in the user namespace.
+
+        ``None`` takes the final plot when it ran (else the best path); an int picks a path.
+        Returns the code.
+        """
+        chosen = self._choose(path_or_final)
+        if chosen.code is None:
+            raise UsageError(f"{chosen.id} has no code to accept: pick another path")
+        from ._results import _offer_next_cell
+
+        code = f"# accepted from workbench session {self.run_id}: {chosen.id}\n{chosen.code}"
+        _offer_next_cell(code)
+        namespace = self.namespace if self.namespace is not None else _user_namespace()
+        if namespace is not None:
+            exec(compile(chosen.code, f"<accepted {chosen.id}>", "exec"), namespace)
+        if self.run_id and self.store_path:
+            SessionStore(self.store_path).update_run(self.run_id, accepted=chosen.id)
+        return chosen.code
+
+    def refine(self, hint: str, path: int | str | None = None) -> VisualizeResult:
+        """Ask the model to change a plot (the final by default) the way ``hint`` says.
+
+        Returns a new result whose final is the refined plot; the paths stay.
+        """
+        if not hint or not hint.strip():
+            raise UsageError("say what to change, e.g. result.refine('log scale, larger font')")
+        if self._context is None:
+            raise UsageError("this result was loaded without its model: run visualize again")
+        base = self._choose(path)
+        attempt = _refine_attempt(self._context, base, f"refine-{len(self.rounds) + 1}", hint)
+        _record_attempt(self._context, attempt)
+        return replace(self, final=attempt, rounds=[*self.rounds, attempt])
+
+    # -- display -----------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        lines = [f"visualize {self.request!r}: {len(self.paths)} path(s)"]
+        for p in self.paths:
+            lines.append(f"  [{p.id}] {p.facts.summary()} | {p.interpretation[:70]}")
+        if self.final is not None:
+            lines.append(f"  [final] {self.final.facts.summary()}")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        cells = "".join(_attempt_html(p, f"Path {i}") for i, p in enumerate(self.paths))
+        parts = [
+            f"<div class='wb-visualize'><h4>visualize: {html.escape(self.request)}</h4>",
+            "<div style='display:flex;gap:12px;flex-wrap:wrap;align-items:flex-start'>",
+            cells,
+            "</div>",
+        ]
+        if self.final is not None:
+            parts.append(
+                "<h4>Aggregated plot</h4><div style='display:flex'>"
+                + _attempt_html(self.final, "Final", width="60%")
+                + "</div>"
+            )
+        if self.notes:
+            items = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+            parts.append(f"<ul>{items}</ul>")
+        parts.append(
+            "<p style='color:#666'>result.accept() puts the final script in the next cell and "
+            "runs it; result.accept(i) takes path i; result.refine('log scale, larger font') "
+            "asks for changes.</p></div>"
+        )
+        return "".join(parts)
+
+
+def _attempt_html(attempt: PlotAttempt, title: str, width: str = "31%") -> str:
+    mark = "&#10004;" if attempt.passed else ("&#9888;" if attempt.facts.executed else "&#10008;")
+    image = (
+        f"<img src='data:image/png;base64,{base64.b64encode(attempt.png).decode()}' "
+        "style='max-width:100%'/>"
+        if attempt.png
+        else "<div style='padding:2em;background:#f5f5f5'>no image</div>"
+    )
+    problems = attempt.facts.problems
+    facts = (
+        "<ul style='margin:0;padding-left:1.2em'>"
+        + "".join(f"<li>{html.escape(p)}</li>" for p in problems)
+        + "</ul>"
+        if problems
+        else f"<div>{html.escape(attempt.facts.summary())}</div>"
+    )
+    critique = (
+        f"<div><i>critique:</i> {html.escape(attempt.critique)}</div>" if attempt.critique else ""
+    )
+    code = html.escape(attempt.code or "# no code: " + "; ".join(attempt.notes))
+    return (
+        f"<div style='flex:0 0 {width};border:1px solid #ddd;padding:6px'>"
+        f"<b>{mark} {html.escape(title)}</b> <small>({html.escape(attempt.id)})</small>"
+        f"<div style='font-size:90%;color:#333'>{html.escape(attempt.interpretation)}</div>"
+        f"{image}<div style='font-size:85%'>{facts}{critique}</div>"
+        f"<details><summary>code</summary><pre style='font-size:80%'>{code}</pre></details>"
+        "</div>"
+    )
+
+
+def _user_namespace() -> MutableMapping[str, Any] | None:
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell.user_ns if shell is not None else None
+
+
+# -- the engine --------------------------------------------------------------------------------
+def critique_image(backend: Any, png: bytes | None, request: str) -> str | None:
+    """A vision model's critique of the image, when the backend can see images."""
+    if png is None or not getattr(backend, "supports_images", False):
+        return None
+    critique = getattr(backend, "critique", None)
+    if critique is None:
+        return None
+    text = critique(png, request)
+    return str(text).strip()[:1500] or None if text else None
+
+
+def _ask(ctx: _Context, messages: list[dict[str, str]]) -> str:
+    exchange = ctx.backend.complete(
+        messages, max_tokens=ctx.max_tokens, temperature=ctx.temperature, seed=ctx.seed
+    )
+    SessionStore(ctx.store_path).add_event(ctx.run_id, "llm_exchange", exchange.to_json())
+    return exchange.texts[0] if exchange.texts else ""
+
+
+def _attempt(
+    ctx: _Context, attempt_id: str, interpretation: str, reply: str, hint: str | None = None
+) -> PlotAttempt:
+    code, notes = extract_script(reply, ctx.data_name)
+    if code is None:
+        facts = FigureFacts(error="no usable script: " + "; ".join(notes))
+        return PlotAttempt(attempt_id, interpretation, None, None, facts, reply, notes, hint=hint)
+    png, facts = render_script(code, ctx.data, ctx.data_name, settings=ctx.settings)
+    critique = critique_image(ctx.backend, png, ctx.request)
+    return PlotAttempt(
+        attempt_id, interpretation, code, png, facts, reply, notes, critique=critique, hint=hint
+    )
+
+
+def _refine_attempt(
+    ctx: _Context, base: PlotAttempt, attempt_id: str, hint: str | None
+) -> PlotAttempt:
+    messages = refine_script_messages(ctx.request, base, ctx.description, ctx.data_name, hint)
+    return _attempt(ctx, attempt_id, base.interpretation, _ask(ctx, messages), hint=hint)
+
+
+def _record_attempt(ctx: _Context, attempt: PlotAttempt) -> None:
+    SessionStore(ctx.store_path).add_candidate(ctx.run_id, attempt.id, attempt.to_record())
+
+
+Progress = Callable[[str], None]
+
+
+def visualize(
+    request: str,
+    *,
+    data: Any = None,
+    data_name: str = "df",
+    backend: Any = None,
+    paths: int = 3,
+    refine_rounds: int = 1,
+    aggregate: bool = True,
+    settings: Settings | None = None,
+    namespace: MutableMapping[str, Any] | None = None,
+    max_tokens: int = 700,
+    temperature: float = 0.7,
+    seed: int | None = None,
+    progress: Progress | None = None,
+) -> VisualizeResult:
+    """Plot ``data`` as ``request`` asks, along ``paths`` reformulated interpretations.
+
+    Each path's script runs in an isolated worker (``data`` bound to ``data_name``), is saved
+    as a PNG and checked on its figure object; with ``aggregate`` the model then writes a
+    final script from the paths and their feedback, refined up to ``refine_rounds`` times
+    while its checks fail. Nothing in ``namespace`` changes until ``result.accept()``.
+    """
+    started = time.perf_counter()
+    if not request or not request.strip():
+        raise UsageError("say what to plot, e.g. visualize('revenue by month', data=df)")
+    if not data_name.isidentifier():
+        raise UsageError(f"data_name must be a Python name, not {data_name!r}")
+    if paths < 1:
+        raise UsageError("paths must be at least 1")
+    if refine_rounds < 0:
+        raise UsageError("refine_rounds must be 0 or more")
+    if data is None and namespace is not None and data_name in namespace:
+        data = namespace[data_name]
+    if data is None:
+        raise UsageError(f"no data: pass data=..., or define {data_name} in the notebook")
+    settings = settings or get_settings()
+    say = progress or (lambda message: None)
+    if backend is None:
+        from .llm import get_backend
+
+        backend = get_backend()
+    request = request.strip()
+    store = SessionStore(settings.home)
+    options = {
+        "paths": paths,
+        "refine_rounds": refine_rounds,
+        "aggregate": aggregate,
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "seed": seed,
+        "backend": backend.kind,
+        "model": backend.model,
+    }
+    run_id = store.new_run("visualize", entry=data_name, source=request, options=options)
+    ctx = _Context(
+        request=request,
+        data=data,
+        data_name=data_name,
+        description=describe_data(data, data_name),
+        backend=backend,
+        settings=settings,
+        store_path=str(store.path),
+        run_id=run_id,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        seed=seed,
+    )
+    notes: list[str] = []
+    try:
+        say(f"asking {backend.model} for {paths} interpretations")
+        interpretations = (
+            parse_interpretations(
+                _ask(ctx, reformulate_messages(request, ctx.description, paths)), paths
+            )
+            if paths > 1
+            else [request]
+        )
+        store.add_event(run_id, "interpretations", {"paths": interpretations})
+        say(f"writing and running {paths} script(s)")
+
+        def make_path(index: int) -> PlotAttempt:
+            messages = path_script_messages(
+                request, interpretations[index], ctx.description, data_name
+            )
+            return _attempt(ctx, f"path-{index}", interpretations[index], _ask(ctx, messages))
+
+        workers = max(1, min(paths, os.cpu_count() or 1, 4))
+        with ThreadPoolExecutor(workers) as pool:
+            made = list(pool.map(make_path, range(paths)))
+        for attempt in made:
+            _record_attempt(ctx, attempt)
+        final: PlotAttempt | None = None
+        rounds: list[PlotAttempt] = []
+        if aggregate:
+            say("aggregating the paths into a final script")
+            messages = aggregate_messages(request, made, ctx.description, data_name)
+            final = _attempt(ctx, "final", "aggregated from the paths", _ask(ctx, messages))
+            _record_attempt(ctx, final)
+            for round_no in range(1, refine_rounds + 1):
+                if final.passed:
+                    break
+                say(f"refinement round {round_no}: {final.facts.summary()}")
+                better = _refine_attempt(ctx, final, f"final-r{round_no}", None)
+                _record_attempt(ctx, better)
+                rounds.append(better)
+                final = better
+        if not any(p.facts.executed for p in made) and (final is None or not final.facts.executed):
+            notes.append("no script ran: look at the errors, then refine the request")
+        result = VisualizeResult(
+            request=request,
+            data_name=data_name,
+            paths=made,
+            final=final,
+            rounds=rounds,
+            run_id=run_id,
+            store_path=str(store.path),
+            notes=notes,
+            seconds=time.perf_counter() - started,
+            namespace=namespace,
+            _context=ctx,
+        )
+        store.update_run(
+            run_id,
+            status="finished",
+            notes=notes,
+            finished=time.time(),
+        )
+    except BaseException:
+        store.update_run(run_id, status="interrupted", notes=notes, finished=time.time())
+        raise
+    return result
