@@ -44,6 +44,7 @@ __all__ = [
     "WorkbenchError",
     "configure",
     "describe_data",
+    "explorer",
     "generate",
     "get_settings",
     "load_ipython_extension",
@@ -52,6 +53,15 @@ __all__ = [
     "optimize",
     "visualize",
 ]
+
+
+def __getattr__(name: str):
+    """``workbench.explorer`` and ``workbench.Progress`` load the UI only when asked for."""
+    if name in ("explorer", "Progress"):
+        from . import views
+
+        return getattr(views, name)
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython) -> None:  # noqa: ANN001 - IPython's InteractiveShell

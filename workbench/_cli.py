@@ -15,6 +15,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("sessions", help="list saved sessions")
     show = sub.add_parser("show", help="print one session's results")
     show.add_argument("id")
+    sub.add_parser(
+        "dashboard",
+        help="serve a session database in the browser (Panel), read-only",
+        add_help=False,
+    )
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["dashboard"]:
+        from .views import main_dashboard
+
+        return main_dashboard(argv[1:])
     args = parser.parse_args(argv)
 
     from ._optimize import load_result

@@ -1,0 +1,26 @@
+"""Views of workbench results: candidate explorer, timing plot, progress, dashboard.
+
+Importing this package imports no UI library; each view imports its own (ipywidgets, Bokeh,
+Panel) when built and says which extra to install when one is missing.
+"""
+
+from ._dashboard import dashboard_app, main_dashboard, serve_dashboard
+from ._explorer import Explorer, explorer
+from ._model import CandidateNode, ExplorerModel, PathGroup, TimingSummary, build_model
+from ._progress import Progress
+from ._timing_plot import timing_figure
+
+__all__ = [
+    "CandidateNode",
+    "Explorer",
+    "ExplorerModel",
+    "PathGroup",
+    "Progress",
+    "TimingSummary",
+    "build_model",
+    "dashboard_app",
+    "explorer",
+    "main_dashboard",
+    "serve_dashboard",
+    "timing_figure",
+]

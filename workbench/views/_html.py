@@ -1,0 +1,86 @@
+"""Small HTML pieces shared by the explorer and the dashboard."""
+
+from __future__ import annotations
+
+import html
+
+from ._model import STATUS_COLOURS, CandidateNode, ExplorerModel
+
+_PRE = (
+    "margin:0;padding:8px;background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;"
+    "font-size:12px;line-height:1.45;overflow:auto;max-height:420px;white-space:pre"
+)
+
+
+def code_html(code: str) -> str:
+    return f"<pre class='wb-code' style='{_PRE}'>{html.escape(code.strip())}</pre>"
+
+
+def diff_html(diff: str) -> str:
+    """A unified diff with added lines green and removed lines red."""
+    if not diff:
+        return code_html("(no change: the code is the same)")
+    lines = []
+    for line in diff.splitlines():
+        style = ""
+        if line.startswith(("+++", "---")):
+            style = "color:#57606a;font-weight:bold"
+        elif line.startswith("+"):
+            style = "background:#dafbe1;color:#116329"
+        elif line.startswith("-"):
+            style = "background:#ffebe9;color:#82071e"
+        elif line.startswith("@@"):
+            style = "color:#8250df"
+        lines.append(f"<span style='{style}'>{html.escape(line)}</span>")
+    return f"<pre class='wb-diff' style='{_PRE}'>" + "\n".join(lines) + "</pre>"
+
+
+def legend_html() -> str:
+    items = [
+        ("#0a5c24", "passed, much faster"),
+        ("#6fdd8b", "passed, a little faster"),
+        ("#57606a", "passed, no significant change"),
+        ("#d4a72c", "passed, slower"),
+        (STATUS_COLOURS["failed"], "failed (wrong results)"),
+        (STATUS_COLOURS["error"], "error / crashed"),
+        (STATUS_COLOURS["timeout"], "timeout / out of memory"),
+    ]
+    spans = "".join(
+        f"<span style='margin-right:12px;white-space:nowrap'><span style='display:inline-block;"
+        f"width:10px;height:10px;background:{c};border-radius:2px;margin-right:4px'></span>"
+        f"{html.escape(t)}</span>"
+        for c, t in items
+    )
+    return f"<div style='font-size:12px;color:#57606a'>{spans}</div>"
+
+
+def detail_html(node: CandidateNode, model: ExplorerModel) -> str:
+    """Everything about one candidate except its code: status, why, timings."""
+    rows = [("status", f"<b style='color:{node.colour}'>{html.escape(node.status_text)}</b>")]
+    if node.accepted:
+        rows.append(("accepted", "<b>yes: this is the version in your namespace</b>"))
+    if node.speedup is not None:
+        rows.append(("speedup", html.escape(node.speedup_text + " (range = spread of timings)")))
+    if node.reason:
+        rows.append(("why", html.escape(node.reason)))
+    if node.note:
+        rows.append(("idea", html.escape(node.note)))
+    if node.timing is not None:
+        rows.append(("timing", html.escape(node.timing.text())))
+    if model.reference is not None:
+        rows.append(("reference", html.escape(model.reference.text())))
+    origin = node.strategy + (f", path {node.path}" if node.path != node.strategy else "")
+    if node.parent:
+        origin += f", refinement (round {node.round}) of {node.parent}"
+    rows.append(("made by", html.escape(origin)))
+    for warning in node.warnings:
+        rows.append(("warning", html.escape(warning)))
+    body = "".join(
+        f"<tr><th style='text-align:left;padding:2px 10px 2px 0;vertical-align:top;"
+        f"color:#57606a'>{k}</th><td style='text-align:left;white-space:pre-wrap'>{v}</td></tr>"
+        for k, v in rows
+    )
+    title = html.escape(node.label)
+    return (
+        f"<div class='wb-detail'><h4 style='margin:4px 0'>{title}</h4><table>{body}</table></div>"
+    )
