@@ -63,8 +63,8 @@ class WorkbenchMagics(Magics):
     @argument(
         "--strategies",
         metavar="S[,S...]",
-        help="candidate generators: numba (default on the CPU), cupy (default for --target cupy);"
-        " 'none' runs only --candidates",
+        help="candidate generators: numba, llm, cupy (default: numba, or cupy for --target cupy,"
+        " plus llm when a model is available); 'none' runs only --candidates",
     )
     @argument(
         "--candidates", metavar="NAME", help="variable holding a code string or a list of them"
@@ -111,10 +111,11 @@ class WorkbenchMagics(Magics):
     def optimize(self, line: str, cell: str) -> Any:
         """Make the function in this cell faster without changing its results.
 
-        The cell runs as usual (its function is defined), then candidates (Numba variants by
-        default, plus any you give) each run in an isolated process, are checked against the
-        cell's function on inputs of several sizes and by your tests, and the ones that pass
-        are timed against it. Nothing in your namespace changes until you accept one:
+        The cell runs as usual (its function is defined), then candidates (Numba variants,
+        LLM-written ones along several reasoning paths when a model is available — see
+        ``%wb llm`` — and any you give) each run in an isolated process, are checked against
+        the cell's function on inputs of several sizes and by your tests, and the ones that
+        pass are timed against it. Nothing in your namespace changes until you accept one:
         ``res = _`` then ``res.accept()``, or ``--accept``.
 
         Example::
