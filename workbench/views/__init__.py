@@ -1,4 +1,5 @@
-"""Views of workbench results: candidate explorer, timing plot, progress, dashboard.
+"""Views of workbench results: candidate explorer, timing plot, pass matrix, test labeller,
+progress, dashboard.
 
 Importing this package imports no UI library; each view imports its own (ipywidgets, Bokeh,
 Panel) when built and says which extra to install when one is missing.
@@ -6,6 +7,8 @@ Panel) when built and says which extra to install when one is missing.
 
 from ._dashboard import dashboard_app, main_dashboard, serve_dashboard
 from ._explorer import Explorer, explorer
+from ._labeller import LabellingView, labeller
+from ._matrix_plot import matrix_figure, matrix_iframe_html
 from ._model import CandidateNode, ExplorerModel, PathGroup, TimingSummary, build_model
 from ._progress import Progress
 from ._timing_plot import timing_figure
@@ -14,13 +17,17 @@ __all__ = [
     "CandidateNode",
     "Explorer",
     "ExplorerModel",
+    "LabellingView",
     "PathGroup",
     "Progress",
     "TimingSummary",
     "build_model",
     "dashboard_app",
     "explorer",
+    "labeller",
     "main_dashboard",
+    "matrix_figure",
+    "matrix_iframe_html",
     "serve_dashboard",
     "timing_figure",
 ]
