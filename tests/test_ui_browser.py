@@ -3,6 +3,7 @@ Playwright with Debian's Chromium. Screenshots go to $WORKBENCH_SCREENSHOT_DIR w
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,6 +20,13 @@ import pytest
 pytestmark = pytest.mark.ui
 
 CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 if not Path(CHROMIUM).exists():
     pytest.skip(
         "ui tests need Debian's chromium (apt-get install chromium)", allow_module_level=True
@@ -86,18 +94,42 @@ def _stop(proc: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--headless",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@contextlib.contextmanager
+def jupyterlab(tmp_path: Path, name: str, cells: list[str]):
+    """JupyterLab on 127.0.0.1 serving one notebook made of ``cells``; yields its URL."""
+    (tmp_path / "nb").mkdir()
+    (tmp_path / "nb" / name).write_text(json.dumps(_notebook(cells)))
+    port, token = _free_port(), "wbtest"
+    # no "get notified about Jupyter news?" pop-up over the screenshots
+    news = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+    }
+    lab = subprocess.Popen(
+        [
+            sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+            f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
+            "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={tmp_path / 'nb'}",
+            "--LabApp.news_url=", "--LabServerApp.announcements_url=",
+        ],
+        cwd=tmp_path / "nb", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", lab)
+        yield f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}"
+    finally:
+        _stop(lab)
+        shutil.rmtree(tmp_path / "rt", ignore_errors=True)
 
 
 def _notebook(cells: list[str]) -> dict:
@@ -138,31 +170,9 @@ def test_explorer_in_jupyterlab_accepts_a_candidate(browser, tmp_path):
         "from workbench.views import explorer\nexplorer(_)",
         CHECK_CELL,
     ]
-    (tmp_path / "nb").mkdir()
-    (tmp_path / "nb" / "demo.ipynb").write_text(json.dumps(_notebook(cells)))
-    port, token = _free_port(), "wbtest"
-    # no "get notified about Jupyter news?" pop-up over the screenshots
-    news = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
-    }
-    lab = subprocess.Popen(
-        [
-            sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-            f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
-            "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={tmp_path / 'nb'}",
-            "--LabApp.news_url=", "--LabServerApp.announcements_url=",
-        ],
-        cwd=tmp_path / "nb", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", lab)
+    with jupyterlab(tmp_path, "demo.ipynb", cells) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"http://127.0.0.1:{port}/lab/tree/demo.ipynb?token={token}")
+        page.goto(url)
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
         page.wait_for_function(
             "() => window.jupyterapp && jupyterapp.shell.currentWidget"
@@ -203,9 +213,6 @@ def test_explorer_in_jupyterlab_accepts_a_candidate(browser, tmp_path):
         (run,) = SessionStore(tmp_path / "nb" / ".workbench").runs()
         assert run["accepted"] == fast
         page.close()
-    finally:
-        _stop(lab)
-        shutil.rmtree(tmp_path / "rt", ignore_errors=True)
 
 
 def test_dashboard_lists_the_run_and_shows_code(browser, tmp_path):

@@ -130,13 +130,8 @@ def test_labelling_in_jupyterlab_saves_labels_and_accepts_the_right_group(tmp_pa
         pytest.skip("ui tests need Debian's chromium (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="ui tests need playwright")
     pytest.importorskip("jupyterlab", reason="ui tests need jupyterlab")
-    import json
-    import os
-    import shutil
-    import subprocess
-    import sys
 
-    from test_ui_browser import _free_port, _notebook, _screenshot, _stop, _wait_http
+    from test_ui_browser import CHROMIUM_ARGS, _screenshot, jupyterlab
 
     home = tmp_path / "nb" / ".workbench"
     cells = [
@@ -147,73 +142,46 @@ def test_labelling_in_jupyterlab_saves_labels_and_accepts_the_right_group(tmp_pa
         "result.namespace = globals()",
         "from workbench.views import labeller\nlabeller(result)",
     ]
-    (tmp_path / "nb").mkdir()
-    (tmp_path / "nb" / "labels.ipynb").write_text(json.dumps(_notebook(cells)))
-    port, token = _free_port(), "wbtest"
-    news = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
-    }
-    lab = subprocess.Popen(
-        [
-            sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-            f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
-            "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={tmp_path / 'nb'}",
-            "--LabApp.news_url=", "--LabServerApp.announcements_url=",
-        ],
-        cwd=tmp_path / "nb", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", lab)
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path="/usr/bin/chromium", args=["--no-sandbox", "--headless"]
-            )
-            page = browser.new_page(viewport={"width": 1400, "height": 1300})
-            page.goto(f"http://127.0.0.1:{port}/lab/tree/labels.ipynb?token={token}")
+    with jupyterlab(tmp_path, "labels.ipynb", cells) as url, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1300})
+        page.goto(url)
+        page.wait_for_function(
+            "() => window.jupyterapp && jupyterapp.shell.currentWidget"
+            " && jupyterapp.shell.currentWidget.sessionContext?.session?.kernel",
+            timeout=60_000,
+        )
+        page.wait_for_timeout(1000)
+        page.evaluate("jupyterapp.commands.execute('notebook:run-all-cells')")
+        page.wait_for_selector(".wb-labeller .wb-question pre", timeout=90_000)
+        page.frame_locator(".wb-matrix-plot").locator("canvas").first.wait_for(
+            state="attached", timeout=30_000
+        )
+        no_news = page.get_by_role("button", name="No", exact=True)
+        if no_news.count():
+            no_news.first.click()
+        _screenshot(page, "5-labeller-question")
+        answered = {}
+        while not page.locator(".wb-done").count():
+            source = page.locator(".wb-question pre").inner_text().strip()
+            answered[source] = TRUTH[source]
+            page.click("button.wb-right" if TRUTH[source] else "button.wb-wrong")
+            page.wait_for_selector(".wb-message:has-text('saved'), .wb-done", timeout=30_000)
             page.wait_for_function(
-                "() => window.jupyterapp && jupyterapp.shell.currentWidget"
-                " && jupyterapp.shell.currentWidget.sessionContext?.session?.kernel",
-                timeout=60_000,
+                "s => !document.querySelector('.wb-question pre')"
+                " || document.querySelector('.wb-question pre').innerText.trim() !== s",
+                arg=source,
+                timeout=30_000,
             )
-            page.wait_for_timeout(1000)
-            page.evaluate("jupyterapp.commands.execute('notebook:run-all-cells')")
-            page.wait_for_selector(".wb-labeller .wb-question pre", timeout=90_000)
-            page.frame_locator(".wb-matrix-plot").locator("canvas").first.wait_for(
-                state="attached", timeout=30_000
-            )
-            no_news = page.get_by_role("button", name="No", exact=True)
-            if no_news.count():
-                no_news.first.click()
-            _screenshot(page, "5-labeller-question")
-            answered = {}
-            while not page.locator(".wb-done").count():
-                source = page.locator(".wb-question pre").inner_text().strip()
-                answered[source] = TRUTH[source]
-                page.click("button.wb-right" if TRUTH[source] else "button.wb-wrong")
-                page.wait_for_selector(".wb-message:has-text('saved'), .wb-done", timeout=30_000)
-                page.wait_for_function(
-                    "s => !document.querySelector('.wb-question pre')"
-                    " || document.querySelector('.wb-question pre').innerText.trim() !== s",
-                    arg=source,
-                    timeout=30_000,
-                )
-                assert len(answered) <= 3
-            (summary,) = SessionStore(home).runs()
-            assert SessionStore(home).run(summary["id"])["labels"] == answered
-            page.click("button.wb-accept")
-            page.wait_for_selector(".wb-message:has-text('accepted')", timeout=30_000)
-            page.wait_for_timeout(500)
-            page.locator(".wb-labeller").scroll_into_view_if_needed()
-            _screenshot(page, "6-labeller-done")
-            record = SessionStore(home).run(summary["id"])
-            codes = {candidate_id(c["code"]): c["code"] for c in record["candidates"]}
-            assert "# right-" in codes[record["accepted"]]
-            browser.close()
-    finally:
-        _stop(lab)
-        shutil.rmtree(tmp_path / "rt", ignore_errors=True)
+            assert len(answered) <= 3
+        (summary,) = SessionStore(home).runs()
+        assert SessionStore(home).run(summary["id"])["labels"] == answered
+        page.click("button.wb-accept")
+        page.wait_for_selector(".wb-message:has-text('accepted')", timeout=30_000)
+        page.wait_for_timeout(500)
+        page.locator(".wb-labeller").scroll_into_view_if_needed()
+        _screenshot(page, "6-labeller-done")
+        record = SessionStore(home).run(summary["id"])
+        codes = {candidate_id(c["code"]): c["code"] for c in record["candidates"]}
+        assert "# right-" in codes[record["accepted"]]
+        browser.close()
