@@ -58,6 +58,24 @@ CREATE TABLE IF NOT EXISTS labels (
 """
 
 
+_prepared: set[Path] = set()  # databases this process has already switched to WAL and migrated
+
+
+def _prepare(con: sqlite3.Connection) -> None:
+    """WAL mode and the schema, once per file and process. SQLite does not wait on its busy
+    timeout while another process holds the lock for the journal-mode switch, so retry."""
+    for attempt in range(200):
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(_SCHEMA)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            time.sleep(min(0.5, 0.01 * (attempt + 1)))
+    raise sqlite3.OperationalError("database is locked (gave up after 200 tries)")
+
+
 def _live_status(status: str, owner_pid: int | None) -> str:
     """A run still marked running whose kernel is gone was interrupted (e.g. kill -9)."""
     if status == "running" and owner_pid and owner_pid != os.getpid():
@@ -87,9 +105,10 @@ class SessionStore:
         except (OSError, sqlite3.Error) as exc:
             raise SessionError(f"cannot open the session database {self.path}: {exc}") from None
         try:
-            con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
-            con.executescript(_SCHEMA)
+            if self.path not in _prepared:
+                _prepare(con)
+                _prepared.add(self.path)
             yield con
         except sqlite3.DatabaseError as exc:
             raise SessionError(f"session database {self.path}: {exc}") from None
