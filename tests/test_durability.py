@@ -80,3 +80,20 @@ def test_two_kernels_share_one_database(tmp_path):
     with sqlite3.connect(store.path) as con:
         assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_a_database_from_before_owner_pid_is_migrated(tmp_path):
+    db = tmp_path / "wb" / "sessions.db"
+    db.parent.mkdir()
+    with sqlite3.connect(db) as con:  # the first release's runs table
+        con.execute(
+            "CREATE TABLE runs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, entry TEXT, source TEXT,"
+            " options TEXT, reference TEXT, status TEXT NOT NULL, notes TEXT, accepted TEXT,"
+            " created REAL NOT NULL, finished REAL)"
+        )
+        con.execute(
+            "INSERT INTO runs (id, kind, status, created) VALUES ('old1', 'optimize', 'finished', 0)"
+        )
+    store = workbench.SessionStore(db)
+    new = store.new_run("optimize", entry="f", source="def f(): pass", options={})
+    assert {r["id"] for r in store.runs()} == {"old1", new}

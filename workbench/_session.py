@@ -68,12 +68,25 @@ def _prepare(con: sqlite3.Connection) -> None:
         try:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
+            _migrate(con)
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise
             time.sleep(min(0.5, 0.01 * (attempt + 1)))
     raise sqlite3.OperationalError("database is locked (gave up after 200 tries)")
+
+
+# Columns added after the first release of a table: (table, column, SQL type).
+_ADDED_COLUMNS = (("runs", "owner_pid", "INTEGER"),)
+
+
+def _migrate(con: sqlite3.Connection) -> None:
+    """Bring a database written by an older workbench up to the current schema."""
+    for table, column, kind in _ADDED_COLUMNS:
+        present = {row[1] for row in con.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def _live_status(status: str, owner_pid: int | None) -> str:
