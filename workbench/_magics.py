@@ -35,7 +35,7 @@ class _Printer:
         kind = event["kind"]
         if kind == "reference":
             print(
-                f"workbench: timing the reference, then {event['total']} candidate(s)...",
+                "workbench: timing the reference, then checking the candidates one by one...",
                 file=self.out,
                 flush=True,
             )
