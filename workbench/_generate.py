@@ -539,7 +539,7 @@ def generate(
     }
     run_id = store.new_run("generate", entry=parsed.entry, source=parsed.text, options=options)
     notes: list[str] = []
-    try:
+    with store.recording(run_id, notes):
         say(f"asking {backend.model} for {n_codes} implementations and {n_tests} test sets")
         ask = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed}
         with ThreadPoolExecutor(2) as pool:  # both requests at once: a local server batches them
@@ -583,10 +583,6 @@ def generate(
             seconds=time.perf_counter() - started,
             namespace=namespace,
         )
-        store.update_run(run_id, status="finished", notes=notes, finished=time.time())
-    except BaseException:
-        store.update_run(run_id, status="interrupted", notes=notes, finished=time.time())
-        raise
     return result
 
 

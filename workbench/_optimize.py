@@ -224,7 +224,7 @@ def optimize(
         device_note,
         stop,
     )
-    try:
+    with store.recording(run_id, result.notes):
         emit({"kind": "reference", "total": len(user_specs)})
         with phase("reference", timeline=run.timeline, run=run_id):
             run.ref_report, result.reference = _run_reference(
@@ -272,10 +272,6 @@ def optimize(
             result.notes.append("stopped by the user: the candidates not yet run were skipped")
         result.seconds = time.perf_counter() - started
         store.add_event(run_id, "timeline", {"phases": run.timeline.records()})
-        store.update_run(run_id, status="finished", notes=result.notes, finished=time.time())
-    except BaseException:
-        store.update_run(run_id, status="interrupted", notes=result.notes, finished=time.time())
-        raise
     return result
 
 

@@ -159,6 +159,17 @@ class SessionStore:
             cols = ", ".join(f"{k} = ?" for k in fields)
             con.execute(f"UPDATE runs SET {cols} WHERE id = ?", (*values, run_id))
 
+    @contextmanager
+    def recording(self, run_id: str, notes: list[str]) -> Iterator[None]:
+        """Mark the run finished when the block ends, interrupted when it raises (notes as
+        they stand then)."""
+        try:
+            yield
+        except BaseException:
+            self.update_run(run_id, status="interrupted", notes=notes, finished=time.time())
+            raise
+        self.update_run(run_id, status="finished", notes=notes, finished=time.time())
+
     def add_candidate(self, run_id: str, candidate_id: str, record: dict[str, Any]) -> None:
         with self._write() as con:
             (seq,) = con.execute(

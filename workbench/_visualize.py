@@ -776,7 +776,7 @@ def visualize(
         seed=seed,
     )
     notes: list[str] = []
-    try:
+    with store.recording(run_id, notes):
         say(f"asking {backend.model} for {paths} interpretations")
         interpretations = (
             parse_interpretations(
@@ -829,13 +829,4 @@ def visualize(
             namespace=namespace,
             _context=ctx,
         )
-        store.update_run(
-            run_id,
-            status="finished",
-            notes=notes,
-            finished=time.time(),
-        )
-    except BaseException:
-        store.update_run(run_id, status="interrupted", notes=notes, finished=time.time())
-        raise
     return result
