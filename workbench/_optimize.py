@@ -172,6 +172,9 @@ def optimize(
     strategy_objects = resolve_strategies(strategies)
     user_specs = _user_specs(candidates)
     emit = progress or (lambda event: None)
+    for strategy in strategy_objects:  # the LLM's text as it streams in, and Stop mid-request
+        if hasattr(strategy, "watch"):
+            strategy.watch(progress, stop)
 
     store = SessionStore(settings.home)
     run_id = store.new_run(
@@ -255,23 +258,77 @@ def optimize(
                 )
                 break
             best_before = result.best.speedup if result.best else 0.0
-            specs = []
-            for strategy in refiners:
-                with phase("generate", timeline=run.timeline, strategy=strategy.name, round=round_):
-                    specs.extend(
-                        strategy.refine(task, list(result.candidates), round=round_, hint=hint)
-                    )
-                run.store_exchanges(strategy)
-            known = {c.code.strip() for c in result.candidates}
-            specs = [s for s in dedupe(specs) if s.code.strip() not in known]
-            if not specs:
+            if not run.refine_round(refiners, round_, hint, list(result.candidates)):
                 break
-            run.evaluate_all(specs)
             stale = 0 if (result.best.speedup if result.best else 0.0) > best_before else stale + 1
         if run.stopped():
             result.notes.append("stopped by the user: the candidates not yet run were skipped")
         result.seconds = time.perf_counter() - started
         store.add_event(run_id, "timeline", {"phases": run.timeline.records()})
+    run.strategies = strategy_objects
+    result._live = run  # what refine() needs to go on: the reference's outputs, the strategies
+    return result
+
+
+def refine_result(
+    result: OptimizeResult,
+    hint: str | None = None,
+    candidate: str | None = None,
+    rounds: int = 1,
+) -> OptimizeResult:
+    """One or more further LLM rounds of the same session run (``OptimizeResult.refine``)."""
+    run = getattr(result, "_live", None)
+    if run is None:
+        raise UsageError(
+            "this result was loaded from the session without its inputs: run %%optimize "
+            "again (with --hint) to refine it"
+        )
+    if rounds < 1:
+        raise UsageError(f"rounds must be at least 1, not {rounds}")
+    chosen = None
+    if candidate is not None:
+        try:
+            chosen = result[candidate]
+        except (KeyError, IndexError):
+            raise UsageError(
+                f"no candidate {candidate!r} in this result; pick an id from the table"
+            ) from None
+    refiners = [s for s in run.strategies if hasattr(s, "refine")]
+    if not refiners or any(getattr(s, "backend", 0) is None for s in refiners):
+        from .llm import llm_available
+
+        if not llm_available():
+            raise UsageError(
+                "refining needs an LLM: configure one with %wb llm local (or %wb llm openai"
+                " --base-url URL --model M), then refine again"
+            )
+    if not refiners:
+        from ._strategies import LLMStrategy
+
+        refiners = [LLMStrategy()]
+        run.strategies = [*run.strategies, *refiners]
+    started = time.perf_counter()
+    store = run.store
+    store.update_run(result.run_id, status="running", finished=None)
+    with store.recording(result.run_id, result.notes):
+        for _ in range(rounds):
+            round_ = max((c.round for c in result.candidates), default=0) + 1
+            if chosen is not None:
+                # the user asked for this one: refine it again even if a round already did
+                for strategy in refiners:
+                    refined = getattr(strategy, "_refined", None)
+                    if isinstance(refined, set):
+                        refined.discard(chosen.id)
+                base = [chosen]
+            else:
+                base = list(result.candidates)
+            if not run.refine_round(refiners, round_, hint, base):
+                result.notes.append(f"refinement round {round_}: the model proposed nothing new")
+                break
+            if run.stopped():
+                result.notes.append("stopped by the user: the candidates not yet run were skipped")
+                break
+        result.seconds += time.perf_counter() - started
     return result
 
 
@@ -294,10 +351,30 @@ class _Run:
     stop: threading.Event | None
     ref_report: RunReport | None = None
     timeline: Timeline = field(default_factory=Timeline)
+    strategies: list[Strategy] = field(default_factory=list)
     _exchanges_seen: dict[int, int] = field(default_factory=dict)
 
     def stopped(self) -> bool:
         return self.stop is not None and self.stop.is_set()
+
+    def refine_round(
+        self,
+        refiners: list[Strategy],
+        round_: int,
+        hint: str | None,
+        results: list[CandidateResult],
+    ) -> int:
+        """Ask each refiner about ``results``, run what is new; returns how many ran."""
+        specs: list[CandidateSpec] = []
+        for strategy in refiners:
+            with phase("generate", timeline=self.timeline, strategy=strategy.name, round=round_):
+                specs.extend(strategy.refine(self.task, results, round=round_, hint=hint))
+            self.store_exchanges(strategy)
+        known = {c.code.strip() for c in self.result.candidates}
+        specs = [s for s in dedupe(specs) if s.code.strip() not in known]
+        if specs:
+            self.evaluate_all(specs)
+        return len(specs)
 
     def store_exchanges(self, strategy: Strategy) -> None:
         """Every model exchange a strategy made goes into the session, prompts included."""

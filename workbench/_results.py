@@ -32,6 +32,13 @@ class Timing:
     cpu_ratio: float = 1.0  # CPU time / wall time: about the number of busy threads
     peak_memory: int | None = None  # bytes one call adds to resident memory
     times: list[float] = field(default_factory=list)
+    # GPU candidates (medians, seconds; None on the CPU): device time of a call from CUDA
+    # events, and the split a workbench-generated wrapper marks; ``median`` stays the host time
+    device_time: float | None = None
+    h2d_time: float | None = None
+    kernel_time: float | None = None
+    d2h_time: float | None = None
+    gpu_clock: str | None = None  # "cuda-events", or "host (simulator)"
 
     @property
     def spread(self) -> float:
@@ -50,6 +57,28 @@ class Timing:
             return s[lo] + (s[hi] - s[lo]) * (x - lo)
 
         return cls(median=q(0.5), q1=q(0.25), q3=q(0.75), repeats=n, times=list(times), **extra)
+
+
+@dataclass(frozen=True)
+class HotLine:
+    """One line of a program from a line profile of one call: where its time goes."""
+
+    lineno: int  # in the program's own source (1-based)
+    share: float  # of the entry function's time, 0..1 (a call line includes its callee)
+    text: str  # the line itself, stripped
+    hits: int = 0
+    seconds: float = 0.0
+    function: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HotLine:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def hot_lines_from(items: Any) -> list[HotLine]:
+    """Hot lines from stored dicts (sessions written before hot lines have none)."""
+    return [h if isinstance(h, HotLine) else HotLine.from_dict(h) for h in items or []]
 
 
 @dataclass
@@ -72,6 +101,8 @@ class CandidateResult:
     parent: str | None = None
     round: int = 0
     seconds: float = 0.0  # what evaluating it cost the workbench
+    hot_lines: list[HotLine] = field(default_factory=list)  # hottest first (line profile)
+    profile_note: str = ""  # why lines are missing, e.g. compiled with Numba
 
     # conveniences the issue's API names
     @property
@@ -109,6 +140,7 @@ class CandidateResult:
         data = dict(data)
         if data.get("timing"):
             data["timing"] = Timing(**data["timing"])
+        data["hot_lines"] = hot_lines_from(data.get("hot_lines"))
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -121,6 +153,8 @@ class Reference:
     sizes: list[Any] = field(default_factory=list)  # sizes (or input indices) verified on
     skipped: list[str] = field(default_factory=list)  # inputs the reference itself fails on
     tests: dict[str, str | None] = field(default_factory=dict)  # test name -> error or None
+    hot_lines: list[HotLine] = field(default_factory=list)  # hottest first (line profile)
+    profile_note: str = ""
 
 
 @dataclass
@@ -186,6 +220,16 @@ class OptimizeResult:
         )
         self.accepted = chosen.id
         return chosen
+
+    def refine(
+        self, hint: str | None = None, candidate: str | None = None, rounds: int = 1
+    ) -> OptimizeResult:
+        """More LLM rounds in the same session run, with your ``hint``: on ``candidate`` (an
+        id) alone, or on the best and failed ones. New candidates are added to this result
+        (children of what they refine) and recorded; returns this result."""
+        from ._optimize import refine_result
+
+        return refine_result(self, hint=hint, candidate=candidate, rounds=rounds)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
