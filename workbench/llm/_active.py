@@ -64,7 +64,8 @@ def set_backend(kind: str, **options: Any) -> Backend | None:
       (``model=``, ``slots=``, ...), none means the shared default instance.
     - ``"openai"``: ``model=`` (required), ``base_url=``, ``api_key_env=`` (the *name* of the
       variable holding the key; defaults to ``OPENAI_API_KEY`` without ``base_url`` and to
-      none with one, as local servers need no key), other options go to
+      none with one, as local servers need no key), ``vision=True`` when the model takes
+      images (``visualize`` then asks it to critique each plot), other options go to
       :class:`~workbench.llm.OpenAIBackend`.
     - ``"replay"``: ``path=`` of a recording written by ``save_exchanges``.
     - ``"off"``: no LLM; strategies that need one say so.
@@ -110,6 +111,12 @@ def describe_backend() -> str:
     ]
     if info.get("api_key_env"):
         lines.append(f"api key:  from ${info['api_key_env']}")
+    if info.get("vision"):
+        lines.append("vision:   yes (%%visualize sends each plot for a critique)")
+    elif info.get("backend") == "openai":
+        lines.append("vision:   no (add --vision if the model takes images)")
+    else:
+        lines.append("vision:   no")
     lines += [
         f"requests: {info.get('requests', 0)}",
         f"tokens:   {info.get('prompt_tokens', 0)} prompt + "
@@ -119,6 +126,11 @@ def describe_backend() -> str:
 
 
 def _make_local(options: dict[str, Any]) -> Backend:
+    if options.pop("vision", False):
+        raise UsageError(
+            "the embedded model cannot see images: use --vision with %wb llm openai and a "
+            "vision model"
+        )
     require("xllamacpp", "local", "the embedded local model")
     require("openai", "local", "the embedded local model")
     from ._local import LocalModel, default_local_model
@@ -144,13 +156,18 @@ def _make_openai(options: dict[str, Any]) -> Backend:
     base_url = options.pop("base_url", None)
     default_env = None if base_url else "OPENAI_API_KEY"
     api_key_env = options.pop("api_key_env", default_env) or None
+    vision = options.pop("vision", False)
+    if isinstance(vision, str):  # from a magic line: --vision alone is True
+        vision = vision.strip().lower() in ("1", "true", "yes", "on")
     if api_key_env is not None and not api_key_env.replace("_", "").isalnum():
         raise UsageError(
             f"--api-key-env takes the NAME of an environment variable, not {api_key_env[:4]}…; "
             "never paste the key itself"
         )
     try:
-        return OpenAIBackend(model, base_url=base_url, api_key_env=api_key_env, **options)
+        return OpenAIBackend(
+            model, base_url=base_url, api_key_env=api_key_env, vision=bool(vision), **options
+        )
     except TypeError as exc:
         raise UsageError(f"%wb llm openai: {_option_error(exc)}") from None
 

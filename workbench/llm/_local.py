@@ -38,6 +38,7 @@ class LocalModel(Backend):
     """
 
     kind = "local"
+    supports_images = False  # a text-only coder model: requests with images are refused
 
     def __init__(
         self,

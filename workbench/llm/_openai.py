@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .._errors import LLMError, UsageError, require
-from ._types import Backend, Completion, LLMCancelled, Request, TokenCallback
+from ._types import Backend, Completion, LLMCancelled, Request, TokenCallback, image_bytes
 
 _NO_KEY = "no-key-needed"  # the client insists on some key; local servers ignore it
 
@@ -31,6 +31,8 @@ class OpenAIBackend(Backend):
     fewer than ``n`` choices per request (llama.cpp with several slots: set it to the slots).
     ``supports_n=None`` finds out on the first ``n > 1`` call whether the server honours ``n``
     and otherwise sends ``n`` requests (seeds ``seed, seed+1, ...`` so the replies differ).
+    ``vision=True`` says the model takes images (user messages with image parts): only then
+    are images sent, e.g. for ``visualize``'s critique of each plot.
     """
 
     kind = "openai"
@@ -48,6 +50,7 @@ class OpenAIBackend(Backend):
         supports_n: bool | None = None,
         extra: Mapping[str, Any] | None = None,
         kind: str | None = None,
+        vision: bool = False,
     ) -> None:
         super().__init__()
         if not model:
@@ -68,6 +71,7 @@ class OpenAIBackend(Backend):
         self.concurrency = int(concurrency)
         self.supports_n = supports_n
         self.default_extra = dict(extra or {})
+        self.vision = bool(vision)
         if kind:
             self.kind = kind
         self._client_obj: Any = None
@@ -83,13 +87,17 @@ class OpenAIBackend(Backend):
     def endpoint(self) -> str | None:
         return self.base_url or "https://api.openai.com/v1"
 
+    @property
+    def supports_images(self) -> bool:  # type: ignore[override]
+        return self.vision
+
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "api_key_env": self.api_key_env}
 
     def __repr__(self) -> str:
         return (
             f"<{type(self).__name__} model={self.model!r} base_url={self.endpoint!r} "
-            f"api_key_env={self.api_key_env!r}>"
+            f"api_key_env={self.api_key_env!r}{' vision' if self.vision else ''}>"
         )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -169,7 +177,7 @@ class OpenAIBackend(Backend):
     def _params(self, request: Request, n: int, offset: int) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.model,
-            "messages": [dict(m) for m in request.messages],
+            "messages": [_wire_message(m) for m in request.messages],
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
         }
@@ -209,6 +217,11 @@ class OpenAIBackend(Backend):
         except openai.BadRequestError as exc:
             if n > 1:  # many servers reject n > 1; one request per reply shows a real error
                 raise _NotSupportedN from exc
+            if request.images:
+                raise LLMError(
+                    f"{self.endpoint} refused a request with {request.images} image(s) (400: "
+                    f"{_server_message(exc)}): use a vision model, or drop --vision"
+                ) from None
             raise self._error(exc) from None
         except Exception as exc:
             raise self._error(exc) from None
@@ -303,6 +316,22 @@ class OpenAIBackend(Backend):
             f"{where} answered with something that is not a chat completion "
             f"({_describe(exc)}): check base_url points at an OpenAI-compatible API"
         )
+
+
+def _wire_message(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The message as the API takes it; an image known only by its digest cannot be sent."""
+    content = message["content"]
+    if isinstance(content, str):
+        return dict(message)
+    parts = []
+    for part in content:
+        if part.get("type") == "image_url" and image_bytes(part) is None:
+            raise LLMError(
+                "this request's image was stored by its digest only (a recorded exchange): "
+                "replay it with ReplayBackend, or build the request again from the PNG"
+            )
+        parts.append({k: dict(v) if isinstance(v, Mapping) else v for k, v in part.items()})
+    return {**message, "content": parts}
 
 
 class _NotSupportedN(Exception):

@@ -1,7 +1,8 @@
 """Record every exchange of a backend, and replay recorded exchanges without a model.
 
 A replay matches a request by its messages and parameters (:meth:`Request.key`), so demos
-(Binder) and tests get exactly the replies that were recorded. Exchanges are stored as JSON.
+(Binder) and tests get exactly the replies that were recorded. Exchanges are stored as JSON;
+an image in a request is stored as the sha256 of its bytes, which is all a replay matches on.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class RecordingBackend(Backend):
     @property
     def endpoint(self) -> str | None:
         return self.inner.endpoint
+
+    @property
+    def supports_images(self) -> bool:  # type: ignore[override]
+        return self.inner.supports_images
 
     def run(
         self,
@@ -94,6 +99,11 @@ class ReplayBackend(Backend):
         models = sorted({e.model for e in self.recorded})
         return ", ".join(models) if models else "(nothing recorded)"
 
+    @property
+    def supports_images(self) -> bool:  # type: ignore[override]
+        # sees images when the recorded model did: a replay of a blind model asks for no critique
+        return any(e.request.images for e in self.recorded)
+
     def _complete(
         self,
         request: Request,
@@ -140,7 +150,7 @@ class ReplayBackend(Backend):
 
 def _shared_prefix(a: Request, b: Request) -> int:
     count = 0
-    for left, right in zip(a.messages, b.messages):
+    for left, right in zip(a.to_json()["messages"], b.to_json()["messages"]):
         if left != right:
             break
         count += 1

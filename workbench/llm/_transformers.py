@@ -22,6 +22,7 @@ class TransformersBackend(Backend):
     """
 
     kind = "transformers"
+    supports_images = False  # a causal text LM: requests with images are refused
 
     def __init__(
         self,

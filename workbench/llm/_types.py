@@ -1,15 +1,18 @@
 """The one small interface every model backend implements, and the records it produces.
 
 A backend turns a chat (a list of ``{"role", "content"}`` messages) plus sampling parameters
-into ``n`` completions. Every call yields an :class:`Exchange`: what was asked, what came back,
+into ``n`` completions. A user message's content may be a list of parts in the OpenAI format,
+text and PNG images (``image_part``), for backends that see images (``supports_images``). Every call yields an :class:`Exchange`: what was asked, what came back,
 tokens and latency, and which backend/model answered, so the session can store it and a
 :class:`~workbench.llm.ReplayBackend` can serve it again. An exchange never holds credentials.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -19,12 +22,70 @@ from typing import Any
 
 from .._errors import LLMError, UsageError
 
-#: a chat message as the OpenAI API spells it: {"role": "system"|"user"|"assistant", "content": str}
-Message = Mapping[str, str]
+#: a chat message as the OpenAI API spells it: {"role": "system"|"user"|"assistant", "content":
+#: str}, or for a user message content as a list of text and image parts (see ``image_part``)
+Message = Mapping[str, Any]
 #: called with (choice index, text piece) while tokens arrive
 TokenCallback = Callable[[int, str], None]
 
 _ROLES = ("system", "user", "assistant")
+_DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,([A-Za-z0-9+/=\s]+)$")
+_REF_SCHEME = "sha256:"  # an image stored by digest only: enough to match a replay, not to send
+
+
+def image_part(image: bytes, media_type: str = "image/png") -> dict[str, Any]:
+    """An image as an OpenAI chat content part (a base64 data URL)."""
+    if not image:
+        raise UsageError("the image is empty: pass the PNG's bytes")
+    url = f"data:{media_type};base64,{base64.b64encode(image).decode()}"
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def text_part(text: str) -> dict[str, Any]:
+    """Text as an OpenAI chat content part."""
+    return {"type": "text", "text": text}
+
+
+def image_bytes(part: Mapping[str, Any]) -> bytes | None:
+    """The bytes of an image part, or None when only its digest was kept (a stored exchange)."""
+    match = _DATA_URL.match(str(part.get("image_url", {}).get("url", "")))
+    return base64.b64decode(match.group(2)) if match else None
+
+
+def _compact_part(part: Mapping[str, Any]) -> dict[str, Any]:
+    """An image part with its data replaced by a digest of the bytes (the same for equal images)."""
+    if part.get("type") != "image_url":
+        return dict(part)
+    url = str(part["image_url"]["url"])
+    match = _DATA_URL.match(url)
+    if match is None:
+        return {"type": "image_url", "image_url": dict(part["image_url"])}
+    data = base64.b64decode(match.group(2))
+    digest = _REF_SCHEME + hashlib.sha256(data).hexdigest()
+    kept = {k: v for k, v in part["image_url"].items() if k != "url"}  # e.g. "detail"
+    return {
+        "type": "image_url",
+        "image_url": {**kept, "url": digest, "media_type": match.group(1), "bytes": len(data)},
+    }
+
+
+def _compact_message(message: Mapping[str, Any], images: bool = False) -> dict[str, Any]:
+    content = message["content"]
+    if isinstance(content, str) or images:
+        return {**message, "content": content if isinstance(content, str) else _copy(content)}
+    return {**message, "content": [_compact_part(p) for p in content]}
+
+
+def _copy(parts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: dict(v) if isinstance(v, Mapping) else v for k, v in p.items()} for p in parts]
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    """The text of a message, images left out (for listings and text-only displays)."""
+    content = message.get("content", "")
+    if isinstance(content, str):
+        return content
+    return "\n".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
 
 
 class LLMCancelled(LLMError):
@@ -35,7 +96,7 @@ class LLMCancelled(LLMError):
 class Request:
     """What is asked of a backend: the messages and every parameter that shapes the reply."""
 
-    messages: tuple[dict[str, str], ...]
+    messages: tuple[dict[str, Any], ...]
     n: int = 1
     temperature: float = 0.7
     max_tokens: int = 1024
@@ -43,16 +104,32 @@ class Request:
     stop: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def images(self) -> int:
+        """How many image parts the messages carry."""
+        return sum(
+            1
+            for m in self.messages
+            if not isinstance(m["content"], str)
+            for p in m["content"]
+            if p.get("type") == "image_url"
+        )
+
+    def to_json(self, images: bool = False) -> dict[str, Any]:
+        """The request as JSON; images as a sha256 of their bytes unless ``images`` is true.
+
+        The digest is what :meth:`key` hashes, so a stored request replays the same, and the
+        session does not hold each image twice (the attempt already keeps it).
+        """
         data = asdict(self)
-        data["messages"] = [dict(m) for m in self.messages]
+        data["messages"] = [_compact_message(m, images) for m in self.messages]
         data["stop"] = list(self.stop)
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Request:
         return cls(
-            messages=tuple(dict(m) for m in data["messages"]),
+            messages=tuple(_compact_message(m, images=True) for m in data["messages"]),
             n=int(data.get("n", 1)),
             temperature=float(data.get("temperature", 0.7)),
             max_tokens=int(data.get("max_tokens", 1024)),
@@ -62,7 +139,8 @@ class Request:
         )
 
     def key(self) -> str:
-        """A digest of messages and parameters: equal requests have equal keys."""
+        """A digest of messages and parameters: equal requests have equal keys (an image counts
+        by the sha256 of its bytes, so a request read back from JSON keeps its key)."""
         canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -107,9 +185,9 @@ class Exchange:
     def completion_tokens(self) -> int:
         return sum(c.completion_tokens or 0 for c in self.completions)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, images: bool = False) -> dict[str, Any]:
         return {
-            "request": self.request.to_json(),
+            "request": self.request.to_json(images),
             "completions": [asdict(c) for c in self.completions],
             "backend": self.backend,
             "model": self.model,
@@ -156,10 +234,13 @@ def make_request(
     frozen = []
     for message in messages:
         role, content = message.get("role"), message.get("content")
-        if role not in _ROLES or not isinstance(content, str):
+        if role not in _ROLES or not isinstance(content, (str, list, tuple)):
             raise UsageError(
-                f"each message needs a role in {_ROLES} and text content, not {dict(message)!r}"
+                f"each message needs a role in {_ROLES} and text content, "
+                f"not {_short(dict(message))}"
             )
+        if not isinstance(content, str):
+            content = _check_parts(role, content)
         frozen.append({"role": role, "content": content})
     if n < 1:
         raise UsageError(f"n must be at least 1, not {n}")
@@ -179,6 +260,32 @@ def make_request(
     )
 
 
+def _check_parts(role: str, parts: Sequence[Any]) -> list[dict[str, Any]]:
+    checked = []
+    for part in parts:
+        kind = part.get("type") if isinstance(part, Mapping) else None
+        image = part.get("image_url") if kind == "image_url" else None
+        if kind == "text" and isinstance(part.get("text"), str):
+            checked.append(text_part(part["text"]))
+        elif isinstance(image, Mapping) and _DATA_URL.match(str(image.get("url"))):
+            if role != "user":  # the chat API takes images from the user only
+                raise UsageError(f"only user messages can hold images, not a {role} message")
+            checked.append({"type": "image_url", "image_url": dict(image)})
+        else:
+            raise UsageError(
+                "a content part is {'type': 'text', 'text': ...} or an image from "
+                f"workbench.llm.image_part(png_bytes), not {_short(part)}"
+            )
+    if not checked:
+        raise UsageError("a message's list of content parts is empty: add text or an image")
+    return checked
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class Backend(ABC):
     """A model that completes chats. Subclasses implement :meth:`_complete`.
 
@@ -188,6 +295,8 @@ class Backend(ABC):
 
     #: short name shown by ``%wb llm`` ("openai", "local", "transformers", "replay")
     kind: str = "backend"
+    #: whether requests may carry images (a vision model); others refuse them in :meth:`run`
+    supports_images: bool = False
 
     def __init__(self) -> None:
         self.usage = Usage()
@@ -210,6 +319,7 @@ class Backend(ABC):
             "backend": self.kind,
             "model": self.model,
             "endpoint": self.endpoint,
+            "vision": bool(self.supports_images),
             "requests": self.usage.requests,
             "prompt_tokens": self.usage.prompt_tokens,
             "completion_tokens": self.usage.completion_tokens,
@@ -258,6 +368,11 @@ class Backend(ABC):
         """Like :meth:`complete`, for a ready-made :class:`Request`."""
         if cancel is not None and cancel.is_set():
             raise LLMCancelled("cancelled before the request was sent")
+        if request.images and not self.supports_images:
+            raise UsageError(
+                f"the {self.kind} backend ({self.model}) cannot see images: use "
+                "%wb llm openai --model M --vision with a vision model"
+            )
         started_at, t0 = time.time(), time.perf_counter()
         completions = self._complete(request, on_token=on_token, cancel=cancel)
         exchange = Exchange(
