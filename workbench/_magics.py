@@ -370,6 +370,9 @@ def _llm_command(words: list[str]) -> Any:
     else:
         while rest:
             flag = rest.pop(0)
+            if flag == "--vision":  # a switch: the model takes images
+                options["vision"] = True
+                continue
             if not flag.startswith("--") or not rest:
                 raise UsageError(f"%wb llm {kind}: write options as --name value, not {flag!r}")
             options[flag[2:].replace("-", "_")] = rest.pop(0)
