@@ -440,3 +440,152 @@ def _sum_medians(first: list[float], second: list[float]) -> float | None:
     if not first and not second:
         return None
     return (_median(first) if first else 0.0) + (_median(second) if second else 0.0)
+
+
+# -- the optimize worker's view of a GPU candidate --------------------------------------------
+
+#: the phase marks a workbench-generated GPU wrapper makes, in this order (``MARK(name)``)
+PHASES = ("h2d", "kernel", "d2h", "done")
+#: the global a generated wrapper calls at each phase boundary: a no-op outside the worker
+MARK = "_wb_mark"
+
+
+class CallProbe:
+    """Device-side times of one candidate's timed calls, for the optimize worker.
+
+    Around each call the worker calls ``begin()`` (device idle, start event), then the
+    candidate, then ``end()`` (end event, *whole device* synchronised: unfinished or
+    side-stream work is paid for before the host clock stops), then, with the clock stopped,
+    ``collect()``. A workbench-generated wrapper may call ``mark(phase)`` at the boundaries in
+    ``PHASES``; from those come the host->device, kernel and device->host split. Events are
+    recorded on the legacy default stream, which waits for every blocking stream.
+
+    The candidate can call ``mark`` wrongly (other order, more or fewer marks): that call's
+    split is dropped. It cannot make the host time smaller, which stays the time that counts;
+    the kernel also drops a split that does not fit inside the host time.
+    """
+
+    def __init__(self, backend: _Backend, marks: bool, clock: Callable[[], float]) -> None:
+        self.backend = backend
+        self.clock = clock
+        self.marks_enabled = marks
+        self.events_time = backend.events_time
+        self._marks: list[tuple[str, Any, float]] = []
+        self._span: tuple[Any, Any] | None = None
+        self.device: list[float | None] = []
+        self.split: dict[str, list[float | None]] = {p: [] for p in PHASES[:-1]}
+
+    def mark(self, name: str) -> None:
+        """A phase boundary inside the candidate's call (``PHASES``)."""
+        if self._span is None or len(self._marks) > len(PHASES):
+            return  # outside a timed call, or called far too often: ignored
+        event = self.backend.event()
+        self.backend.record(event)
+        self._marks.append((str(name), event, self.clock()))
+
+    def begin(self) -> None:
+        self._marks = []
+        start, end = self.backend.event(), self.backend.event()
+        self.backend.synchronize()  # the call starts with an idle device
+        self.backend.record(start)
+        self._span = (start, end)
+
+    def end(self) -> None:
+        if self._span is not None:
+            self.backend.record(self._span[1])
+        self.backend.synchronize()
+
+    def collect(self) -> None:
+        """Read this call's events (after the host clock has stopped)."""
+        span, self._span = self._span, None
+        marks, self._marks = self._marks, []
+        self.device.append(self._elapsed_s(*span) if span and self.events_time else None)
+        split = self._split(marks)
+        for name in self.split:
+            self.split[name].append(split.get(name) if split else None)
+
+    def _split(self, marks: list[tuple[str, Any, float]]) -> dict[str, float] | None:
+        if not self.marks_enabled or tuple(m[0] for m in marks) != PHASES:
+            return None
+        out = {}
+        for (name, start, t0), (_, end, t1) in zip(marks, marks[1:]):
+            # the simulator runs kernels synchronously and its events time nothing: there the
+            # host clock between marks is the phase time
+            seconds = self._elapsed_s(start, end) if self.events_time else t1 - t0
+            if seconds is None:
+                return None
+            out[name] = seconds
+        return out
+
+    def _elapsed_s(self, start: Any, end: Any) -> float | None:
+        ms = self.backend.elapsed_ms(start, end)
+        return None if ms is None else ms / 1e3
+
+    def report(self) -> dict[str, Any]:
+        """Per-call lists for the timing message (seconds; None where nothing was measured)."""
+        clock = "cuda-events" if self.events_time else "host (simulator)"
+        return {"backend": self.backend.name, "clock": clock, "device": self.device, **self.split}
+
+
+def call_probe(
+    target: str, marks: bool, clock: Callable[[], float] = time.perf_counter
+) -> CallProbe:
+    """A ``CallProbe`` for ``target`` (``cupy`` or ``numba-cuda``), its events on the legacy
+    default stream. Call before the candidate is loaded: the device functions are bound now."""
+    if target == "cupy":
+        import cupy
+
+        backend: _Backend = _CupyBackend(stream=cupy.cuda.Stream.null)
+    elif target == "numba-cuda":
+        backend = _NumbaBackend(stream=0)
+    else:
+        raise UsageError(f"unknown GPU target {target!r}; choose cupy or numba-cuda")
+    backend.synchronize = _bound_synchronize(backend)  # type: ignore[method-assign]
+    return CallProbe(backend, marks, clock)
+
+
+def _bound_synchronize(backend: _Backend) -> Callable[[], None]:
+    """The device-wide synchronise, taken from the library now: a candidate that rebinds
+    ``cupy.cuda.runtime.deviceSynchronize`` or ``numba.cuda.synchronize`` later changes nothing."""
+    if isinstance(backend, _CupyBackend):
+        return backend.cupy.cuda.runtime.deviceSynchronize
+    if isinstance(backend, _NumbaBackend):
+        return backend.cuda.synchronize
+    return backend.synchronize
+
+
+def split_medians(gpu: dict[str, Any] | None, host_times: Sequence[float]) -> dict[str, Any]:
+    """Median device time and phase split (seconds) from a worker's per-call GPU lists.
+
+    Calls whose device times do not fit inside their host time (forged, or an event that
+    saw something else) are left out; returns the ``Timing`` fields, empty for CPU runs.
+    """
+    if not gpu:
+        return {}
+    n = len(host_times)
+    slack = 1.05  # events and the host clock are separate clocks
+
+    def fits(values: Any) -> bool:
+        return isinstance(values, list) and len(values) == n
+
+    fields: dict[str, Any] = {"gpu_clock": str(gpu.get("clock", ""))[:40] or None}
+    device = gpu.get("device")
+    if fits(device):
+        kept = [
+            float(d)
+            for d, h in zip(device, host_times)
+            if isinstance(d, int | float) and 0 <= d <= h * slack + 1e-6
+        ]
+        fields["device_time"] = _median(kept) if kept else None
+    phases = [gpu.get(p) for p in PHASES[:-1]]
+    if all(fits(v) for v in phases):
+        calls = []
+        for k, host in enumerate(host_times):
+            parts = [v[k] for v in phases]
+            numbers = all(isinstance(p, int | float) and p >= 0 for p in parts)
+            if numbers and sum(parts) <= host * slack + 1e-6:
+                calls.append(parts)
+        if calls:
+            for name, column in zip(("h2d_time", "kernel_time", "d2h_time"), zip(*calls)):
+                fields[name] = _median(column)
+    return fields

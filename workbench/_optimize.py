@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import InputsError, UsageError
+from ._gpu_timing import split_medians
 from ._isolation import Limits
 from ._nvtx import Timeline, phase
 from ._results import CandidateResult, OptimizeResult, Reference, Timing, candidate_id
@@ -164,7 +165,7 @@ def optimize(
     if target not in TARGETS:
         raise UsageError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     if strategies is None:
-        strategies = {"cpu": ("numba",), "cupy": ("cupy",), "numba-cuda": ()}[target]
+        strategies = {"cpu": ("numba",), "cupy": ("cupy",), "numba-cuda": ("numba-cuda",)}[target]
     tol = Tolerance(rtol, atol, device=target != "cpu")
     device_note = _device_note(target)
     cases, labels, make, timing_size = _prepare_inputs(inputs, sizes, timing_size)
@@ -226,6 +227,7 @@ def optimize(
         emit,
         device_note,
         stop,
+        target=target,
     )
     with store.recording(run_id, result.notes):
         emit({"kind": "reference", "total": len(user_specs)})
@@ -239,6 +241,8 @@ def optimize(
         for strategy in strategy_objects:
             with phase("generate", timeline=run.timeline, strategy=strategy.name, round=0):
                 specs = [*strategy.propose(task), *specs]
+            if getattr(strategy, "note", None):  # why a mechanical strategy proposed nothing
+                result.notes.append(strategy.note)
             run.store_exchanges(strategy)
         run.evaluate_all(dedupe(specs))
         stale = 0
@@ -349,6 +353,7 @@ class _Run:
     emit: Progress
     device_note: str | None
     stop: threading.Event | None
+    target: str = "cpu"
     ref_report: RunReport | None = None
     timeline: Timeline = field(default_factory=Timeline)
     strategies: list[Strategy] = field(default_factory=list)
@@ -428,6 +433,8 @@ class _Run:
                         self.limits,
                         self.settings,
                         on_phase,
+                        gpu=None if self.target == "cpu" else self.target,
+                        marks=spec.strategy in GPU_STRATEGIES,  # code the workbench wrote
                     )
                 finally:
                     phases.close()
@@ -597,6 +604,7 @@ def _timing(t: dict, report: RunReport) -> Timing:
         compile_time=first,
         cpu_ratio=_ratio(t),
         peak_memory=t.get("peak_memory"),
+        **split_medians(t.get("gpu"), t["times"]),
     )
 
 
@@ -606,7 +614,20 @@ def _ratio(t: dict) -> float:
 
 
 def _evaluate(
-    spec, task, cases, labels, tests, make, ref_report, reference, tol, limits, settings, on_phase
+    spec,
+    task,
+    cases,
+    labels,
+    tests,
+    make,
+    ref_report,
+    reference,
+    tol,
+    limits,
+    settings,
+    on_phase,
+    gpu: str | None = None,
+    marks: bool = False,
 ) -> CandidateResult:
     started = time.perf_counter()
     cand = CandidateResult(
@@ -672,7 +693,7 @@ def _evaluate(
         }
 
     report = run_program(
-        Program("candidate", spec.code, task.entry, dict(task.context)),
+        Program("candidate", spec.code, task.entry, dict(task.context), gpu, marks),
         cases,
         tests,
         make,
@@ -711,6 +732,8 @@ def _evaluate(
     cand.speedup_high = ref.q3 / cand.timing.q1 if cand.timing.q1 > 0 else float("inf")
     cand.status = "passed"
     cand.reason = _passed_reason(cand, len(reference.sizes), len(tests))
+    if t.get("gpu_note"):
+        cand.reason += f"; {str(t['gpu_note'])[:200]}"
     return cand
 
 

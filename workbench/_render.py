@@ -58,6 +58,33 @@ def fmt_speedup(c: CandidateResult) -> str:
     return text if c.significant else text + " n.s."
 
 
+def fmt_gpu(t: Timing | None) -> str:
+    """Where a GPU candidate's call goes on the device (CUDA events); the host median stays
+    the time that counts."""
+    if t is None or t.gpu_clock is None:
+        return "-"
+    parts = []
+    if t.h2d_time is not None and t.kernel_time is not None and t.d2h_time is not None:
+        parts.append(
+            f"h2d {fmt_seconds(t.h2d_time)} + kernel {fmt_seconds(t.kernel_time)} "
+            f"+ d2h {fmt_seconds(t.d2h_time)}"
+        )
+    if t.device_time is not None:
+        parts.append(f"device {fmt_seconds(t.device_time)}")
+    if not parts:
+        return "-"
+    clock = " (host clock: simulator)" if "simulator" in t.gpu_clock else ""
+    return "; ".join(parts) + clock
+
+
+def _columns(result: OptimizeResult) -> list[str]:
+    """The table's columns: a GPU split column only where a candidate has one."""
+    if not any(c.timing is not None and c.timing.gpu_clock for c in result.candidates):
+        return COLUMNS
+    at = COLUMNS.index("median") + 1
+    return [*COLUMNS[:at], "gpu split", *COLUMNS[at:]]
+
+
 def fmt_timing(t: Timing | None) -> str:
     if t is None:
         return "-"
@@ -79,6 +106,7 @@ def _rows(result: OptimizeResult) -> list[dict[str, str]]:
                 "status": c.status,
                 "speedup": fmt_speedup(c),
                 "median": fmt_timing(c.timing),
+                "gpu split": fmt_gpu(c.timing),
                 "compile": fmt_seconds(c.compile_time),
                 "threads": threads,
                 "peak mem": fmt_bytes(c.peak_memory),
@@ -121,7 +149,7 @@ def _footer(result: OptimizeResult) -> str:
 
 def result_text(result: OptimizeResult) -> str:
     rows = _rows(result)
-    cols = COLUMNS
+    cols = _columns(result)
     widths = {c: max([len(c), *(len(r[c]) for r in rows)]) for c in cols[:-1]}
     lines = [_header(result)]
     lines.append("  ".join(c.ljust(widths[c]) for c in cols[:-1]) + "  reason")
@@ -134,7 +162,7 @@ def result_text(result: OptimizeResult) -> str:
 
 def result_html(result: OptimizeResult) -> str:
     rows = _rows(result)
-    cols = COLUMNS
+    cols = _columns(result)
     e = html.escape
     out = [
         f"<div class='wb-result'><p><b>{e(_header(result))}</b></p>",

@@ -49,6 +49,8 @@ class Program:
     code: str
     entry: str
     context: dict[str, Any]
+    gpu: str | None = None  # "cupy" / "numba-cuda": device-synchronised timing with events
+    marks: bool = False  # a workbench-generated GPU wrapper: its phase marks are read
 
 
 class _Gone(Exception):
@@ -149,6 +151,8 @@ def run_program(
                 "cases": dumps_by_value(list(cases)),
                 "tests": dumps_by_value(list(tests)),
                 "make": dumps_by_value(make),
+                "gpu": program.gpu,
+                "marks": program.marks,
             }
         )
         msg = channel.recv()

@@ -62,6 +62,17 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
 
     job = recv()
     role = job["role"]
+    # GPU candidates: device sync and events bound before the program loads (CallProbe)
+    probe = gpu_note = None
+    if job.get("gpu"):
+        try:
+            from workbench._gpu_timing import MARK, call_probe
+
+            probe = call_probe(job["gpu"], bool(job.get("marks")), perf)
+        except Exception as exc:  # noqa: BLE001 - the host time still counts
+            gpu_note = f"no device-side times: {one_line(exc)}"
+    if probe is not None:
+        probe_begin, probe_end, probe_collect = probe.begin, probe.end, probe.collect
 
     # Free the harness module from sys.modules: the program cannot import it to patch it.
     for name in [m for m in sys.modules if m.startswith("workbench")]:
@@ -148,8 +159,12 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
 
     # Warm-up (JIT compilation happens here) on a size the timed calls never use.
     args = make(max(1, size - 1))
+    if probe is not None and probe.marks_enabled:
+        namespace[MARK] = probe.mark  # the generated wrapper's phase marks
     t0 = perf()
     fn(*args)
+    if probe is not None:
+        probe_end()  # work the warm-up left running does not spill into the first timed call
     warmup = perf() - t0
 
     budget, min_rep, max_rep = command["budget"], command["min_repeats"], command["max_repeats"]
@@ -166,12 +181,18 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
         args = make(size + k)  # fresh values for every call: a cache cannot hit
         gc_collect()
         gc_disable()
+        if probe is not None:
+            probe_begin()
         c0 = cpu()
         t0 = perf()
         out = fn(*args)
+        if probe is not None:
+            probe_end()  # the whole device: unfinished or side-stream work is paid for here
         t1 = perf()
         c1 = cpu()
         gc_enable()
+        if probe is not None:
+            probe_collect()
         total += t1 - t0
         squares += (t1 - t0) * (t1 - t0)
         times.append(t1 - t0)
@@ -200,6 +221,8 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
             "calls": k,
             "span": span,
             "peak_memory": peak,
+            "gpu": probe.report() if probe is not None else None,
+            "gpu_note": gpu_note,
         }
     )
 

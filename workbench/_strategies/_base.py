@@ -31,11 +31,16 @@ class Strategy(Protocol):
 
 def resolve_strategies(names: Iterable[str | Strategy] | str) -> list[Strategy]:
     """Strategy objects from names (``"numba"``) or objects."""
-    from .._strategies_gpu import CupyStrategy
+    from .._strategies_gpu import CupyStrategy, NumbaCudaStrategy
     from ._llm import LLMStrategy
     from ._numba import NumbaStrategy
 
-    known = {"numba": NumbaStrategy, "cupy": CupyStrategy, "llm": LLMStrategy}
+    known = {
+        "numba": NumbaStrategy,
+        "cupy": CupyStrategy,
+        "numba-cuda": NumbaCudaStrategy,
+        "llm": LLMStrategy,
+    }
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     out: list[Strategy] = []
