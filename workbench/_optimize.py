@@ -16,8 +16,16 @@ from typing import Any
 from ._errors import InputsError, UsageError
 from ._gpu_timing import split_medians
 from ._isolation import Limits
+from ._lineprofile import PROFILE_OPTIONS, hot_lines
 from ._nvtx import Timeline, phase
-from ._results import CandidateResult, OptimizeResult, Reference, Timing, candidate_id
+from ._results import (
+    CandidateResult,
+    OptimizeResult,
+    Reference,
+    Timing,
+    candidate_id,
+    hot_lines_from,
+)
 from ._runner import Program, RunReport, run_program
 from ._scan import scan
 from ._session import SessionStore
@@ -239,6 +247,8 @@ def optimize(
         result.notes.extend(_reference_notes(result.reference))
         specs = list(user_specs)
         for strategy in strategy_objects:
+            if hasattr(strategy, "reference_hot_lines"):  # the LLM: where the original is slow
+                strategy.reference_hot_lines = list(result.reference.hot_lines)
             with phase("generate", timeline=run.timeline, strategy=strategy.name, round=0):
                 specs = [*strategy.propose(task), *specs]
             if getattr(strategy, "note", None):  # why a mechanical strategy proposed nothing
@@ -563,9 +573,10 @@ def _run_reference(task, cases, labels, tests, make, timing_size, limits, settin
             "min_repeats": 5,
             "max_repeats": 30,
             "sketch_calls": 30,
+            "profile": PROFILE_OPTIONS,
         }
 
-    program = Program("reference", task.source, task.entry, dict(task.context))
+    program = Program("reference", task.source, task.entry, dict(task.context), profile=True)
     report = run_program(program, cases, tests, make, decide, limits, settings.hardened)
     if report.load_error:
         raise UsageError(f"the cell's code fails when run on its own: {report.load_error}")
@@ -592,6 +603,7 @@ def _run_reference(task, cases, labels, tests, make, timing_size, limits, settin
     reference = Reference(
         timing=timing, sizes=[labels[i] for i in ok], skipped=skipped, tests=tests_status
     )
+    reference.hot_lines, reference.profile_note = hot_lines(report.profile, task.source)
     return report, reference
 
 
@@ -690,10 +702,11 @@ def _evaluate(
             "min_repeats": 5,
             "max_repeats": 200,
             "sketch_calls": len(ref_sketches),
+            "profile": PROFILE_OPTIONS,
         }
 
     report = run_program(
-        Program("candidate", spec.code, task.entry, dict(task.context), gpu, marks),
+        Program("candidate", spec.code, task.entry, dict(task.context), gpu, marks, profile=True),
         cases,
         tests,
         make,
@@ -734,6 +747,7 @@ def _evaluate(
     cand.reason = _passed_reason(cand, len(reference.sizes), len(tests))
     if t.get("gpu_note"):
         cand.reason += f"; {str(t['gpu_note'])[:200]}"
+    cand.hot_lines, cand.profile_note = hot_lines(report.profile, spec.code)
     return cand
 
 
@@ -793,6 +807,8 @@ def load_result(run_id: str, home: str | None = None) -> OptimizeResult:
         sizes=ref.get("sizes", []),
         skipped=ref.get("skipped", []),
         tests=ref.get("tests", {}),
+        hot_lines=hot_lines_from(ref.get("hot_lines")),
+        profile_note=ref.get("profile_note", ""),
     )
     return OptimizeResult(
         entry=data["entry"],

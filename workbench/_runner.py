@@ -41,6 +41,7 @@ class RunReport:
     fault: Fault | None = None
     output: str = ""
     wall_timing: float | None = None  # the kernel's own clock around the timing phase
+    profile: dict[str, Any] | None = None  # the line profile after timing, when asked for
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Program:
     context: dict[str, Any]
     gpu: str | None = None  # "cupy" / "numba-cuda": device-synchronised timing with events
     marks: bool = False  # a workbench-generated GPU wrapper: its phase marks are read
+    profile: bool = False  # load the line profiler, for a timing command that asks for one
 
 
 class _Gone(Exception):
@@ -153,6 +155,7 @@ def run_program(
                 "make": dumps_by_value(make),
                 "gpu": program.gpu,
                 "marks": program.marks,
+                "profile": program.profile,
             }
         )
         msg = channel.recv()
@@ -179,6 +182,9 @@ def run_program(
             msg = channel.recv()
         report.wall_timing = time.perf_counter() - started
         report.timing = msg
+        if command.get("profile"):
+            enter("profiling")
+            report.profile = _profile(channel)
         return report
     except _Gone:
         report.fault = _fault(channel.worker, phase, channel.worker.output_tail())
@@ -189,6 +195,19 @@ def run_program(
     finally:
         report.output = channel.worker.output_tail()
         channel.close()
+
+
+def _profile(channel: _Channel) -> dict[str, Any]:
+    """The line profile message; a worker lost here loses the profile, not its verdict (the
+    verified, timed calls already came back)."""
+    try:
+        msg = channel.recv()
+    except _Gone:
+        fault = _fault(channel.worker, "profiling")
+        return {"kind": "profile", "note": f"the profiled call {fault.reason}: no line profile"}
+    except WireError as exc:
+        return {"kind": "profile", "note": f"the line profile was malformed ({exc})"}
+    return msg if msg.get("kind") == "profile" else {"note": "no line profile came back"}
 
 
 def dumps_by_value(obj: Any) -> bytes:

@@ -73,6 +73,13 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
             gpu_note = f"no device-side times: {one_line(exc)}"
     if probe is not None:
         probe_begin, probe_end, probe_collect = probe.begin, probe.end, probe.collect
+    # Line profiler (after timing): bound before the program loads, like the clock.
+    profiler_class, profiler_missing, line_profile = None, "", _line_profile
+    if job.get("profile"):
+        try:
+            from line_profiler import LineProfiler as profiler_class
+        except ImportError:
+            profiler_missing = "line_profiler is not installed: no line profile"
 
     # Free the harness module from sys.modules: the program cannot import it to patch it.
     for name in [m for m in sys.modules if m.startswith("workbench")]:
@@ -225,6 +232,93 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
             "gpu_note": gpu_note,
         }
     )
+
+    # -- line profile, when the kernel asks for it: after timing, never inside it ----------
+    if command.get("profile"):
+        send(
+            line_profile(
+                profiler_class or profiler_missing,
+                namespace,
+                fn,
+                make,
+                size,
+                sorted(times)[len(times) // 2],
+                command["profile"],
+                f"<{role}>",
+                perf,
+                one_line,
+            )
+        )
+
+
+def _line_profile(
+    profiler, namespace, fn, make, size, seconds, options, filename, perf, one_line
+) -> dict:
+    """Per-line hits and seconds of one more call of the program's own Python functions.
+
+    The call runs on a smaller size when one timed call took over ``options["target"]``
+    seconds (halving the size at least halves the time of a loop), and is skipped when even
+    that call would take over ``options["max_seconds"]``. ``profiler`` is the LineProfiler
+    class, or why there is none.
+    """
+    msg = {"kind": "profile", "note": "", "functions": [], "compiled": []}
+    if isinstance(profiler, str):
+        msg["note"] = profiler
+        return msg
+    try:
+        plain, compiled = [], []
+        for name, value in list(namespace.items()):
+            py_func = getattr(value, "py_func", None)  # a Numba dispatcher
+            code = getattr(py_func if py_func is not None else value, "__code__", None)
+            if getattr(code, "co_filename", None) != filename:
+                continue  # not defined by the program (an import, the context)
+            (compiled if py_func is not None else plain).append((name, value))
+        msg["compiled"] = [name for name, _ in compiled]
+        if getattr(fn, "py_func", None) is not None:
+            msg["note"] = "compiled with Numba: no line profile"
+            return msg
+        if not any(value is fn for _, value in plain):
+            msg["note"] = "not a plain Python function of the program: no line profile"
+            return msg
+        n = size
+        while seconds > options["target"] and n > 1:
+            n, seconds = n // 2, seconds / 2
+        if n != size:  # does a smaller size really take less time? (inputs may ignore n)
+            args = make(n)
+            t0 = perf()
+            fn(*args)
+            seconds = perf() - t0
+        if seconds > options["max_seconds"]:
+            msg["note"] = (
+                f"one call takes {seconds:.2g} s, over the {options['max_seconds']:g} s "
+                "allowed for a line profile: no line profile"
+            )
+            return msg
+        msg["entry"] = [fn.__code__.co_name, fn.__code__.co_firstlineno]
+        profiler = profiler()
+        for _, value in plain:
+            profiler.add_function(value)
+        args = make(n)
+        t0 = perf()
+        profiler.enable_by_count()
+        try:
+            fn(*args)
+        finally:
+            profiler.disable_by_count()
+        msg["seconds"], msg["size"] = perf() - t0, n
+        stats = profiler.get_stats()
+        for (_, first, name), lines in stats.timings.items():
+            msg["functions"].append(
+                {
+                    "name": name,
+                    "first": first,
+                    "lines": [[line, hits, t * stats.unit] for line, hits, t in lines],
+                }
+            )
+    except BaseException as exc:  # noqa: BLE001 - the timed calls succeeded; this is advice
+        msg["functions"] = []
+        msg["note"] = f"the profiled call failed ({one_line(exc)}): no line profile"
+    return msg
 
 
 def _nvtx_domain():

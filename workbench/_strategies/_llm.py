@@ -8,7 +8,8 @@ timings, the user's hint) and asks for better versions, recording the lineage.
 A reply without usable code still becomes a candidate: a one-line program that raises at
 import with the extraction's reason, so the engine reports it as an error like any other, and
 the reason goes back to the model in the next round. Every exchange is kept in ``exchanges``
-(in order) for the session. Hot lines from a line profile are not gathered yet.
+(in order) for the session. The prompts show hot lines from a line profile: the reference's
+in round 0 (``reference_hot_lines``, set by ``optimize``), the candidate's when refining.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 from .._errors import LLMError, UsageError
-from .._results import CandidateResult, candidate_id
+from .._results import CandidateResult, HotLine, candidate_id
 from .._task import Task
 from ..llm._extract import extract_code
 from ..llm._prompts import (
@@ -101,6 +102,8 @@ class LLMStrategy:
         self.last_paths: list[ReasoningPath] = []
         self._refined: set[str] = set()
         self._lock = threading.Lock()
+        #: the reference's hot lines, for round 0's prompts (``optimize`` sets them)
+        self.reference_hot_lines: list[HotLine] = []
 
     @property
     def gpu(self) -> bool:
@@ -121,7 +124,13 @@ class LLMStrategy:
         context = describe_context(task)
         plan = backend.complete(
             multipath_messages(
-                task.source, task.entry, self.paths, gpu=self.gpu, context=context, hint=self.hint
+                task.source,
+                task.entry,
+                self.paths,
+                gpu=self.gpu,
+                context=context,
+                hint=self.hint,
+                hot_lines=self.reference_hot_lines,
             ),
             temperature=self.temperature,
             max_tokens=self.plan_max_tokens,
@@ -132,7 +141,13 @@ class LLMStrategy:
 
         def ask(path: ReasoningPath) -> Exchange:
             messages = path_code_messages(
-                task.source, task.entry, path, gpu=self.gpu, context=context, hint=self.hint
+                task.source,
+                task.entry,
+                path,
+                gpu=self.gpu,
+                context=context,
+                hint=self.hint,
+                hot_lines=self.reference_hot_lines,
             )
             return backend.complete(
                 messages,
@@ -306,6 +321,8 @@ def feedback_from(result: CandidateResult, origin: Origin | None = None) -> Feed
     if result.timing is not None and result.speedup is not None and math.isfinite(result.speedup):
         feedback.candidate_s = result.timing.median
         feedback.reference_s = result.timing.median * result.speedup
+    feedback.hot_lines = list(result.hot_lines)
+    feedback.profile_note = result.profile_note or None
     return feedback
 
 

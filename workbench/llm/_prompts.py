@@ -6,6 +6,8 @@
 - :func:`path_code_messages` asks for the code of one path.
 - :func:`refine_messages` carries what happened to a candidate (failing inputs with expected
   vs actual, the traceback, timings, hot lines, an extraction failure) and the user's hint.
+- The first-round prompts show the original's hot lines (where a line profile of one call
+  says its time goes), when the workbench has them.
 Everything long is trimmed so a prompt stays within a small model's context.
 """
 
@@ -13,7 +15,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from .._results import HotLine
 
 SYSTEM_OPTIMIZER = (
     "You are an expert in fast numerical Python: NumPy, Numba and CuPy. You rewrite Python "
@@ -89,8 +94,10 @@ def multipath_messages(
     gpu: bool = False,
     context: str | None = None,
     hint: str | None = None,
+    hot_lines: Sequence[HotLine] = (),
 ) -> list[dict[str, str]]:
-    """Ask for K distinct strategies to make ``entry`` faster (no code yet)."""
+    """Ask for K distinct strategies to make ``entry`` faster (no code yet); ``hot_lines``
+    are the original's, from a line profile."""
     options = [
         "vectorise with NumPy",
         "compile loops with Numba, with parallel loops (prange) where iterations are independent",
@@ -106,6 +113,9 @@ def multipath_messages(
     ]
     if context:
         user += ["What the inputs look like:", _trim(context, 1500)]
+    hot = _hot_lines_text(hot_lines, "Where the original spends its time (line profile):")
+    if hot:
+        user.append(hot)
     user += [
         f"Propose {k} DISTINCT strategies to make `{entry}` faster without changing its "
         "results. Ideas to consider: " + "; ".join(options) + ".",
@@ -228,11 +238,15 @@ def path_code_messages(
     gpu: bool = False,
     context: str | None = None,
     hint: str | None = None,
+    hot_lines: Sequence[HotLine] = (),
 ) -> list[dict[str, str]]:
-    """Ask for the code of ``entry`` rewritten along one path."""
+    """Ask for the code of ``entry`` rewritten along one path (``hot_lines``: the original's)."""
     user = [f"Make this Python function `{entry}` faster:", _fenced(source)]
     if context:
         user += ["What the inputs look like:", _trim(context, 1500)]
+    hot = _hot_lines_text(hot_lines, "Where the original spends its time (line profile):")
+    if hot:
+        user.append(hot)
     user.append(f"Strategy to follow: {path.label()}")
     if not gpu:
         user.append("No GPU is available: use only the CPU (NumPy, Numba, the standard library).")
@@ -255,15 +269,6 @@ class FailingCase:
     error: str | None = None  # the exception line when the candidate raised
 
 
-@dataclass(frozen=True)
-class HotLine:
-    """A line of the candidate and its share of the run time (0..1)."""
-
-    lineno: int
-    share: float
-    text: str
-
-
 @dataclass
 class Feedback:
     """What happened to a candidate, for the next round's prompt."""
@@ -274,6 +279,7 @@ class Feedback:
     reference_s: float | None = None  # seconds per call of the original
     candidate_s: float | None = None  # seconds per call of this candidate
     hot_lines: list[HotLine] = field(default_factory=list)
+    profile_note: str | None = None  # why there are no hot lines (e.g. compiled with Numba)
     extraction_error: str | None = None  # why no code could be taken from the last reply
     message: str | None = None  # anything else worth saying (e.g. the watchdog's reason)
 
@@ -319,10 +325,11 @@ def refine_messages(
     timing = _describe_timing(feedback.reference_s, feedback.candidate_s)
     if timing:
         user.append(timing)
-    if feedback.hot_lines:
-        hot = sorted(feedback.hot_lines, key=lambda h: -h.share)[:5]
-        listed = "\n".join(f"  line {h.lineno} ({h.share:.0%}): {_trim(h.text, 120)}" for h in hot)
-        user.append("Where the time goes (line profile):\n" + listed)
+    hot = _hot_lines_text(feedback.hot_lines, "Where your version spends its time (line profile):")
+    if hot:
+        user.append(hot)
+    elif feedback.profile_note:
+        user.append(f"Line profile: {_trim(feedback.profile_note, 200)}")
     if hint:
         user.append(f"The user's hint for this round: {_trim(hint, 800)}")
     goal = (
@@ -337,6 +344,15 @@ def refine_messages(
         {"role": "system", "content": SYSTEM_OPTIMIZER},
         {"role": "user", "content": "\n\n".join(user)},
     ]
+
+
+def _hot_lines_text(hot_lines: Sequence[HotLine], title: str, limit: int = 3) -> str | None:
+    """The few hottest lines (at least 5 % of the time each): a small model needs no more."""
+    hot = [h for h in sorted(hot_lines, key=lambda h: -h.share) if h.share >= 0.05][:limit]
+    if not hot:
+        return None
+    listed = "\n".join(f"  line {h.lineno} ({h.share:.0%}): {_trim(h.text, 120)}" for h in hot)
+    return f"{title}\n{listed}"
 
 
 def _describe_status(status: str) -> str:
