@@ -183,3 +183,167 @@ def test_dashboard_lists_runs_and_rejects_a_missing_database(real_result, home, 
     assert str(home / "sessions.db") in html
     assert real_result.run_id in list(app[1].options.values())
     assert main_dashboard([str(tmp_path / "nothing.db")]) == 2
+
+
+# -- results display as their views; the explorer refines; the visualize image grid ----------
+
+
+def test_results_display_as_widgets_only_in_a_kernel(shell, real_result, monkeypatch):
+    pytest.importorskip("ipywidgets")
+    from workbench.views._display import WIDGET_MIME
+
+    data, _ = shell.display_formatter.format(real_result)
+    assert WIDGET_MIME not in data  # a terminal shell: the table, no widget
+    assert "<table" in data["text/html"] and real_result.run_id in data["text/plain"]
+    monkeypatch.setattr(shell, "kernel", object(), raising=False)  # as in ipykernel
+    data, _ = shell.display_formatter.format(real_result)
+    assert data[WIDGET_MIME]["model_id"]
+    # the table stays beside the widget, for headless runs and front ends without widgets
+    assert "<table" in data["text/html"] and real_result.run_id in data["text/plain"]
+    assert "<table" in real_result._repr_html_()
+
+
+class _Refiner:
+    """Writes the fixed version of whatever it is asked to refine, with the hint in it."""
+
+    name = "llm"
+
+    def __init__(self):
+        self.exchanges = []
+
+    def propose(self, task):
+        return []
+
+    def refine(self, task, results, *, round, hint=None):
+        from workbench import CandidateSpec
+
+        reply = f"Here you go:\n```python\n{FAST.strip()}\n# {hint}\n```"
+        self.exchanges.append(
+            {
+                "request": {"messages": [{"role": "user", "content": f"What happened: {hint}"}]},
+                "completions": [{"text": reply}],
+                "model": "scripted-1",
+            }
+        )
+        code = FAST.strip() + f"\n# {hint}\n"
+        return [CandidateSpec(code, "llm", parent=results[0].id, round=round)]
+
+
+def test_explorer_refine_adds_a_child_and_shows_its_exchange(home):
+    pytest.importorskip("ipywidgets")
+    from workbench.views import Explorer
+
+    result = workbench.optimize(
+        SOURCE,
+        inputs=make,
+        strategies=[_Refiner()],
+        candidates=[WRONG],
+        sizes=[10, 100],
+        time_budget=0.05,
+        namespace={},
+    )
+    view = Explorer(result, namespace={}, plot=False)
+    (wrong,) = result.candidates
+    view.select(wrong.id)
+    assert view._exchange.value == ""  # the user's candidate had no model exchange
+    new = view.refine("use np.sum")
+    assert len(new) == 1 and view.selected.id == new[0]
+    child = view.model.node(new[0])
+    assert child.parent == wrong.id and child.depth == 1 and child.status == "passed"
+    assert f"wb-candidate-{child.id}" in view._buttons[child.id]._dom_classes
+    assert "What happened: use np.sum" in view._exchange.value
+    assert "Here you go" in view._exchange.value and "new candidate" in view._message.value
+    saved = SessionStore(home).run(result.run_id)["candidates"]
+    assert [c["id"] for c in saved] == [wrong.id, child.id]
+
+
+def test_explorer_refine_without_a_model_says_how_to_get_one(real_result):
+    pytest.importorskip("ipywidgets")
+    from workbench.views import Explorer
+
+    view = Explorer(real_result, namespace={}, plot=False)
+    assert view.refine("faster") == []
+    assert "%wb llm local" in view._message.value
+
+
+def _visualize_df():
+    import pandas as pd
+
+    months = pd.date_range("2024-01-01", periods=12, freq="MS").strftime("%Y-%m")
+    growth = {"North": 1.01, "South": 1.06, "East": 0.99, "West": 1.03}
+    return pd.DataFrame(
+        [
+            {"month": m, "region": r, "revenue": round(100 * g**i, 1)}
+            for r, g in growth.items()
+            for i, m in enumerate(months)
+        ]
+    )
+
+
+VISUALIZE_REQUEST = (
+    "monthly revenue by region, highlight the region that grew fastest, readable labels"
+)
+
+
+def recorded_visualize(namespace):
+    """The 04_visualize demo's run, replayed from its recorded exchanges."""
+    from pathlib import Path
+
+    from workbench._visualize import visualize
+    from workbench.llm import ReplayBackend
+
+    recording = Path(__file__).resolve().parent.parent / "notebooks/recordings/04_visualize.json"
+    return visualize(
+        VISUALIZE_REQUEST,
+        data=namespace["df"],
+        backend=ReplayBackend(recording),
+        paths=3,
+        refine_rounds=1,
+        max_tokens=400,
+        temperature=0.7,
+        seed=4,
+        namespace=namespace,
+    )
+
+
+@pytest.mark.slow  # renders five recorded scripts (about 30 s)
+def test_visualize_view_shows_the_paths_side_by_side_and_refines_and_accepts(home):
+    pytest.importorskip("ipywidgets")
+    pytest.importorskip("matplotlib")
+    from workbench.views import visualize_view
+
+    ns = {"df": _visualize_df()}
+    view = visualize_view(recorded_visualize(ns))
+    cells = view._grid.children
+    assert len(cells) == 3
+    first = cells[0].children[0].value
+    assert "data:image/png;base64," in first and "Path 0" in first and "<details>" in first
+    assert view.result.paths[0].interpretation[:30] in first.replace("&#x27;", "'")
+    assert "Aggregated plot" in view._final.children[0].value
+    assert view.refine("log scale on the y axis, larger font", "final")
+    assert "Refined plot" in view._final.children[0].value
+    assert view.result.final.hint == "log scale on the y axis, larger font"
+    code = view.accept(1)
+    assert code == view.result.paths[1].code and "accepted path 1" in view._message.value
+    assert SessionStore(home).run(view.result.run_id)["accepted"] == view.result.paths[1].id
+
+
+def test_visualize_view_draws_a_column_per_path_and_accept_reports_a_failing_script():
+    pytest.importorskip("ipywidgets")
+    from workbench._visualize import FigureFacts, PlotAttempt, VisualizeResult
+    from workbench.views import visualize_view
+
+    png = bytes.fromhex("89504e470d0a1a0a")  # enough of a PNG for the <img> tag
+    paths = [
+        PlotAttempt(f"path-{i}", f"reading {i}", f"plot({i})", png, FigureFacts(n_figures=1))
+        for i in range(2)
+    ]
+    broken = PlotAttempt("final", "combined", None, None, FigureFacts(error="SyntaxError"))
+    result = VisualizeResult("revenue", "df", paths, broken, namespace={})
+    view = visualize_view(result)
+    assert [c.children[0].value.count("<img") for c in view._grid.children] == [1, 1]
+    assert "reading 1" in view._grid.children[1].children[0].value
+    final_accept = view._final.children[1].children[1]
+    assert final_accept.disabled  # the final has no code
+    assert view.accept(0) is None and "plot" in view._message.value  # NameError: plot
+    assert view.refine("", "final") is False and "say what to change" in view._message.value

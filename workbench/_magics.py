@@ -235,8 +235,10 @@ class WorkbenchMagics(Magics):
         if args.accept and result.best is not None:
             result.accept()
             return result
+        from .views._display import widget_frontend
+
         question = result.next_test_to_label()
-        if question is not None:
+        if question is not None and not widget_frontend():  # the labeller asks it itself
             from IPython.display import display
 
             display(result)
@@ -478,3 +480,7 @@ def _settings_table() -> _Table:
 
 def register(ipython: Any) -> None:
     ipython.register_magics(WorkbenchMagics)
+    from .views._display import register_display
+
+    # results show as their widget views where a front end draws widgets, else as tables
+    register_display(ipython)

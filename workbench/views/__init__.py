@@ -6,12 +6,14 @@ Panel) when built and says which extra to install when one is missing.
 """
 
 from ._dashboard import dashboard_app, main_dashboard, serve_dashboard
+from ._display import register_display, widget_frontend
 from ._explorer import Explorer, explorer
 from ._labeller import LabellingView, labeller
 from ._matrix_plot import matrix_figure, matrix_iframe_html
 from ._model import CandidateNode, ExplorerModel, PathGroup, TimingSummary, build_model
 from ._progress import Progress
 from ._timing_plot import timing_figure
+from ._visualize_view import VisualizeView, visualize_view
 
 __all__ = [
     "CandidateNode",
@@ -21,6 +23,7 @@ __all__ = [
     "PathGroup",
     "Progress",
     "TimingSummary",
+    "VisualizeView",
     "build_model",
     "dashboard_app",
     "explorer",
@@ -28,6 +31,9 @@ __all__ = [
     "main_dashboard",
     "matrix_figure",
     "matrix_iframe_html",
+    "register_display",
     "serve_dashboard",
     "timing_figure",
+    "visualize_view",
+    "widget_frontend",
 ]

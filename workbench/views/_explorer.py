@@ -7,9 +7,10 @@ import html
 from collections.abc import MutableMapping
 from typing import Any
 
-from .._errors import UsageError, require
+from .._errors import LLMError, UsageError, require
 from .._results import OptimizeResult
-from ._html import code_html, detail_html, diff_html, legend_html
+from ._exchanges import candidate_exchanges
+from ._html import code_html, detail_html, diff_html, exchange_html, legend_html
 from ._model import CandidateNode, build_model
 
 
@@ -27,28 +28,12 @@ class Explorer:
         self.result = result
         self.namespace = namespace
         self.model = build_model(result)
+        self._exchanges = candidate_exchanges(result)
         self.selected: CandidateNode | None = None
         self._buttons: dict[str, Any] = {}
 
-        tree_items: list[Any] = []
-        for group in self.model.paths:
-            tree_items.append(widgets.HTML(f"<b>path: {group.name}</b>"))
-            for node in group.walk():
-                button = widgets.Button(
-                    tooltip=node.reason or node.status_text,
-                    layout=widgets.Layout(
-                        width="auto", margin=f"1px 0 1px {12 + 24 * node.depth}px"
-                    ),
-                    style={"button_color": node.colour, "text_color": "white"},
-                )
-                button.add_class("wb-candidate")
-                button.add_class(f"wb-candidate-{node.id}")
-                button.on_click(lambda _b, node_id=node.id: self.select(node_id))
-                self._buttons[node.id] = button
-                tree_items.append(button)
-        if not self._buttons:
-            tree_items.append(widgets.HTML("<i>no candidates were run</i>"))
-        self._refresh_labels()
+        self._tree = widgets.VBox(layout=widgets.Layout(width="38%", min_width="260px"))
+        self._build_tree()
 
         self._detail = widgets.HTML()
         self._view = widgets.ToggleButtons(
@@ -70,25 +55,45 @@ class Explorer:
         self._message = widgets.HTML()
         self._message.add_class("wb-message")
 
-        n = len(self.model.nodes())
-        passed = sum(1 for node in self.model.nodes() if node.status == "passed")
-        header = widgets.HTML(
-            f"<h3 style='margin:4px 0'>Candidates for <code>{self.model.entry}</code>"
-            f" &nbsp;<small style='color:#57606a'>{n} run, {passed} passed"
-            f"{', session ' + self.model.run_id if self.model.run_id else ''}</small></h3>"
-            "<div style='color:#57606a'>Click a candidate to see its code, what changed and"
-            " why it passed or failed; <b>Accept</b> puts it into your notebook.</div>"
-            + legend_html()
+        self._header = widgets.HTML()
+        self._header_html()
+        header = self._header
+        self._exchange = widgets.HTML()
+        self._exchange.add_class("wb-exchange")
+        self._hint = widgets.Text(
+            placeholder="your hint for the model, e.g. 'use np.cumsum' (optional)",
+            layout=widgets.Layout(width="60%"),
         )
-        tree = widgets.VBox(tree_items, layout=widgets.Layout(width="38%", min_width="260px"))
+        self._hint.add_class("wb-hint")
+        self._refine = widgets.Button(
+            description="Refine",
+            icon="refresh",
+            tooltip="ask the model for a better version of this candidate, with your hint;"
+            " the new candidates appear under it in the tree",
+        )
+        self._refine.add_class("wb-refine")
+        self._refine.on_click(lambda _b: self.refine(self._hint.value))
+        refine_row = widgets.HBox([self._hint, self._refine])
         detail = widgets.VBox(
-            [self._detail, self._view, self._code, widgets.HBox([self._accept, self._message])],
+            [
+                self._detail,
+                self._exchange,
+                self._view,
+                self._code,
+                widgets.HBox([self._accept, self._message]),
+                widgets.HTML(
+                    "<div style='color:#57606a;margin-top:6px'>Not good enough? Tell the model"
+                    " what to try and press <b>Refine</b>: it writes a new version of the"
+                    " selected candidate, which is checked and timed like the others.</div>"
+                ),
+                refine_row,
+            ],
             layout=widgets.Layout(width="62%", padding="0 0 0 12px"),
         )
-        parts = [header, widgets.HBox([tree, detail])]
-        if plot and any(node.timing for node in self.model.nodes()):
-            parts.append(self._plot_widget())
-        self.widget = widgets.VBox(parts)
+        self._plot = plot
+        self._plot_slot = widgets.VBox()
+        self._draw_plot()
+        self.widget = widgets.VBox([header, widgets.HBox([self._tree, detail]), self._plot_slot])
         self.widget.add_class("wb-explorer")
         first = (
             self.model.accepted
@@ -97,6 +102,46 @@ class Explorer:
         )
         if first:
             self.select(first)
+
+    def _build_tree(self) -> None:
+        widgets = require("ipywidgets", "ui", "the candidate explorer")
+        items: list[Any] = []
+        self._buttons = {}
+        for group in self.model.paths:
+            items.append(widgets.HTML(f"<b>path: {html.escape(group.name)}</b>"))
+            for node in group.walk():
+                button = widgets.Button(
+                    tooltip=node.reason or node.status_text,
+                    layout=widgets.Layout(
+                        width="auto", margin=f"1px 0 1px {12 + 24 * node.depth}px"
+                    ),
+                    style={"button_color": node.colour, "text_color": "white"},
+                )
+                button.add_class("wb-candidate")
+                button.add_class(f"wb-candidate-{node.id}")
+                button.on_click(lambda _b, node_id=node.id: self.select(node_id))
+                self._buttons[node.id] = button
+                items.append(button)
+        if not self._buttons:
+            items.append(widgets.HTML("<i>no candidates were run</i>"))
+        self._tree.children = items
+        self._refresh_labels()
+
+    def _header_html(self) -> None:
+        n = len(self.model.nodes())
+        passed = sum(1 for node in self.model.nodes() if node.status == "passed")
+        self._header.value = (
+            f"<h3 style='margin:4px 0'>Candidates for <code>{self.model.entry}</code>"
+            f" &nbsp;<small style='color:#57606a'>{n} run, {passed} passed"
+            f"{', session ' + self.model.run_id if self.model.run_id else ''}</small></h3>"
+            "<div style='color:#57606a'>Click a candidate to see its code, what changed and"
+            " why it passed or failed; <b>Accept</b> puts it into your notebook.</div>"
+            + legend_html()
+        )
+
+    def _draw_plot(self) -> None:
+        if self._plot and any(node.timing for node in self.model.nodes()):
+            self._plot_slot.children = [self._plot_widget()]
 
     def _plot_widget(self) -> Any:
         widgets = require("ipywidgets", "ui", "the candidate explorer")
@@ -141,6 +186,7 @@ class Explorer:
         """Show one candidate (what clicking it in the tree does)."""
         self.selected = self.model.node(candidate_id)
         self._detail.value = detail_html(self.selected, self.model)
+        self._exchange.value = exchange_html(self._exchanges.get(candidate_id))
         self._show_code()
         passed = self.selected.status == "passed"
         self._accept.disabled = not passed
@@ -175,6 +221,48 @@ class Explorer:
         )
         return node.id
 
+    def refine(self, hint: str = "") -> list[str]:
+        """One more LLM round on the selected candidate with ``hint`` (the Refine button):
+        ``result.refine(hint, candidate=...)``; returns the new candidates' ids, which join
+        the tree under the selected one."""
+        node = self.selected
+        if node is None:
+            return []
+        before = {c.id for c in self.result.candidates}
+        self._refine.disabled = True
+        self._message.value = (
+            f"<span style='color:#57606a'>asking the model to refine {node.id}"
+            " and checking its answer...</span>"
+        )
+        try:
+            self.result.refine(hint.strip() or None, candidate=node.id)
+        except (UsageError, LLMError) as exc:
+            self._message.value = f"<span style='color:#cf222e'>{html.escape(str(exc))}</span>"
+            return []
+        finally:
+            self._refine.disabled = False
+        new = [c.id for c in self.result.candidates if c.id not in before]
+        accepted = self.model.accepted
+        self.model = build_model(self.result)
+        self.model.accepted = accepted
+        self._exchanges = candidate_exchanges(self.result)
+        self._build_tree()
+        self._header_html()
+        self._draw_plot()
+        if not new:
+            self._message.value = (
+                "<span style='color:#9a6700'>the model's answer repeated a candidate already"
+                " here: try another hint</span>"
+            )
+            return []
+        self.select(new[0])
+        child = self.model.node(new[0])
+        self._message.value = (
+            f"<span style='color:#1a7f37'>new candidate {child.id} under {node.id}:"
+            f" {html.escape(child.status_text)}</span>"
+        )
+        return new
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
@@ -189,3 +277,8 @@ def explorer(
             "run explorer(_) right after the %%optimize cell, or workbench.load_result(run_id)"
         )
     return Explorer(result, namespace=namespace)
+
+
+def explorer_view(result: OptimizeResult) -> Explorer:
+    """The explorer a displayed result shows as (binds into the result's own namespace)."""
+    return Explorer(result, namespace=result.namespace)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+from ._exchanges import ExchangeView
 from ._model import STATUS_COLOURS, CandidateNode, ExplorerModel
 
 _PRE = (
@@ -83,4 +84,29 @@ def detail_html(node: CandidateNode, model: ExplorerModel) -> str:
     title = html.escape(node.label)
     return (
         f"<div class='wb-detail'><h4 style='margin:4px 0'>{title}</h4><table>{body}</table></div>"
+    )
+
+
+def _trim(text: str, limit: int) -> str:
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    return text[: limit // 3] + "\n\n[... trimmed ...]\n\n" + text[-(limit - limit // 3) :]
+
+
+def exchange_html(exchange: ExchangeView | None, limit: int = 3000) -> str:
+    """The model exchange that wrote a candidate: what was asked last and the reply, folded."""
+    if exchange is None:
+        return ""
+    return (
+        "<details class='wb-exchange-details' style='margin:6px 0'>"
+        "<summary style='cursor:pointer;color:#0969da'>What the model was asked, and its answer"
+        f" <small style='color:#57606a'>({html.escape(exchange.model)}, exchange"
+        f" {exchange.round} of this session)</small></summary>"
+        "<div style='color:#57606a;margin-top:4px'>asked:</div>"
+        f"<pre class='wb-prompt' style='{_PRE};white-space:pre-wrap'>"
+        f"{html.escape(_trim(exchange.prompt, limit))}</pre>"
+        "<div style='color:#57606a;margin-top:4px'>answered:</div>"
+        f"<pre class='wb-reply' style='{_PRE};white-space:pre-wrap'>"
+        f"{html.escape(_trim(exchange.reply, limit))}</pre></details>"
     )
