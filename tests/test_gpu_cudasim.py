@@ -172,3 +172,87 @@ def test_max_seconds_stops_repeats_early_but_keeps_three():
     """
     )
     assert result["repeats"] == 3
+
+
+LOOP_SOURCES = {
+    "axpb": textwrap.dedent(
+        """
+        import numpy as np
+
+        def axpb(x, y, a=3.0):
+            n = x.shape[0]
+            out = np.empty(n)
+            for i in range(n):
+                out[i] = a * x[i] + y[i]
+            return out
+        """
+    ),
+    "outer_diff": textwrap.dedent(
+        """
+        import numpy as np
+
+        def outer_diff(x, y):
+            out = np.zeros((x.shape[0], y.shape[0]))
+            for i in range(x.shape[0]):
+                for j in range(y.shape[0]):
+                    out[i, j] = abs(x[i] - y[j])
+            return out
+        """
+    ),
+}
+
+OPTIMIZE_ON_SIMULATOR = """
+import json
+import numpy as np
+import workbench
+from workbench._optimize import load_result
+
+def make(n):
+    rng = np.random.default_rng(n)
+    return (rng.random(n), rng.random(n))
+
+found = {}
+for name, source in SOURCES.items():
+    res = workbench.optimize(source, inputs=make, target="numba-cuda", sizes=[3, 12, 24],
+                             time_budget=0.05)
+    cand = res.candidates[0]
+    again = load_result(res.run_id).candidates[0]
+    found[name] = {"status": cand.status, "reason": cand.reason, "strategy": cand.strategy,
+                   "code": cand.code, "timing": cand.timing and cand.timing.__dict__,
+                   "reloaded": again.timing == cand.timing, "text": repr(res)}
+print(json.dumps(found))
+"""
+
+
+@pytest.fixture(scope="module")
+def simulated_optimize(tmp_path_factory) -> dict:
+    home = tmp_path_factory.mktemp("wb")
+    return run_on_simulator(
+        f"import os\nos.environ['WORKBENCH_HOME'] = {str(home)!r}\nSOURCES = {LOOP_SOURCES!r}\n"
+        + OPTIMIZE_ON_SIMULATOR,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize(("name", "dims"), [("axpb", 1), ("outer_diff", 2)])
+def test_mechanical_numba_cuda_candidate_passes_verification_on_the_simulator(
+    simulated_optimize, name, dims
+):
+    found = simulated_optimize[name]
+    assert found["strategy"] == "numba-cuda"
+    assert found["status"] == "passed", found["reason"]
+    assert f"_wb_cuda.grid({dims})" in found["code"]
+
+
+@pytest.mark.parametrize("name", ["axpb", "outer_diff"])
+def test_simulator_split_comes_from_the_host_clock_and_is_saved(simulated_optimize, name):
+    found = simulated_optimize[name]
+    timing = found["timing"]
+    assert timing["gpu_clock"] == "host (simulator)"
+    assert timing["device_time"] is None  # simulated events time nothing: no made-up number
+    parts = [timing["h2d_time"], timing["kernel_time"], timing["d2h_time"]]
+    assert all(p is not None and p > 0 for p in parts)
+    assert sum(parts) <= timing["median"] * 1.05  # inside the host time that counts
+    assert timing["kernel_time"] > timing["h2d_time"]  # the simulated kernel dominates
+    assert found["reloaded"] is True
+    assert "(host clock: simulator)" in found["text"]

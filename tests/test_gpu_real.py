@@ -123,3 +123,81 @@ def test_cupy_candidate_matches_numpy_within_gpu_tolerances(cupy):
     assert type(result) is np.ndarray and result.dtype == np.float32
     rtol, atol = gpu_tolerances(result.dtype)
     np.testing.assert_allclose(result, reference["normalise"](x), rtol=rtol, atol=atol)
+
+
+ELEMENTWISE = textwrap.dedent(
+    """
+    import numpy as np
+
+    def axpb(x, y):
+        out = np.empty(x.shape[0], dtype=np.float32)
+        for i in range(x.shape[0]):
+            out[i] = 3.0 * x[i] + y[i]
+        return out
+    """
+)
+
+SIDE_STREAM = textwrap.dedent(
+    """
+    import cupy as cp
+    import numpy as np
+
+    _stream = cp.cuda.Stream(non_blocking=True)
+
+    def axpb(x, y):
+        with _stream:
+            dx, dy = cp.asarray(x), cp.asarray(y)
+            for _ in range(50):  # plenty of work, left running on a side stream
+                dx = 3.0 * dx + dy
+        return (3.0 * x + y).astype(np.float32)  # the answer, from the host
+    """
+)
+
+
+def _float32_inputs(n):
+    rng = np.random.default_rng(n)
+    return (rng.random(n, dtype=np.float32), rng.random(n, dtype=np.float32))
+
+
+def test_optimize_splits_a_cupy_candidate_with_cuda_events(cupy):
+    import workbench
+
+    source = "import numpy as np\n\ndef axpb(x, y):\n    return 3.0 * x + y\n"
+    res = workbench.optimize(source, inputs=_float32_inputs, target="cupy", sizes=[8, 1 << 22])
+    cand = res["cupy"]
+    assert cand.status == "passed", cand.reason
+    t = cand.timing
+    assert t.gpu_clock == "cuda-events" and t.device_time is not None
+    assert min(t.h2d_time, t.kernel_time, t.d2h_time) > 0
+    assert t.h2d_time + t.kernel_time + t.d2h_time <= t.median * 1.05
+    assert "h2d" in repr(res)
+
+
+def test_optimize_runs_the_mechanical_numba_cuda_candidate_on_the_device(numba_cuda):
+    import workbench
+
+    res = workbench.optimize(
+        ELEMENTWISE, inputs=_float32_inputs, target="numba-cuda", sizes=[8, 1 << 20]
+    )
+    cand = res["numba-cuda"]
+    assert cand.status == "passed", cand.reason
+    assert cand.timing.gpu_clock == "cuda-events" and cand.timing.kernel_time > 0
+
+
+def test_side_stream_work_left_running_is_paid_for_inside_optimize(cupy):
+    import workbench
+
+    source = "import numpy as np\n\ndef axpb(x, y):\n    return 3.0 * x + y\n"
+    res = workbench.optimize(
+        source,
+        inputs=_float32_inputs,
+        target="cupy",
+        strategies=(),
+        candidates=[SIDE_STREAM],
+        sizes=[8, 1 << 22],
+    )
+    cand = res.candidates[0]
+    assert cand.status == "passed", cand.reason
+    # the worker waited for the whole device: the side-stream kernels are in the host time,
+    # which the events on the default stream do not see
+    assert cand.timing.median > cand.timing.device_time

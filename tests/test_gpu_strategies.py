@@ -215,3 +215,20 @@ def test_gpu_tolerances_by_kind():
     for dtype in (np.float16, np.float32, np.float64):
         gpu, host = gpu_tolerances(dtype), cpu.for_dtype(np.dtype(dtype))
         assert gpu[0] >= host[0] and gpu[1] >= host[1]  # never stricter than the CPU check
+
+
+def test_wrapper_marks_copies_kernel_and_copy_back_in_order(fake_cupy):
+    ns = load(cupy_variant(SOURCE, "row_norms"))
+    ns["row_norms"](np.ones((2, 3)))  # outside the worker the marks do nothing
+    seen = []
+    device_fn = ns["_wb_device_row_norms"]
+
+    def spy(*args, **kwargs):
+        seen.append(("kernel-ran", type(args[0])))
+        return device_fn(*args, **kwargs)
+
+    ns["_wb_device_row_norms"] = spy
+    ns["_wb_mark"] = lambda phase: seen.append(phase)  # what the worker's probe does
+    ns["row_norms"](np.ones((2, 3)))
+    assert seen == ["h2d", "kernel", ("kernel-ran", DeviceArray), "d2h", "done"]
+    assert fake_cupy.synchronizations == 2  # before the copy back, every call
