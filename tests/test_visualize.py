@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import html
+import json
 import re
 
 import numpy as np
@@ -17,7 +20,8 @@ from workbench._visualize import (
     render_script,
     visualize,
 )
-from workbench.llm import Backend, Completion
+from workbench.llm import Backend, Completion, OpenAIBackend, ReplayBackend
+from workbench.llm._types import image_bytes
 
 pd = pytest.importorskip("pandas")
 matplotlib = pytest.importorskip("matplotlib")
@@ -58,24 +62,43 @@ plt.plot(df["revenue"])
 
 
 class ScriptedBackend(Backend):
-    """Answers by the kind of prompt; remembers every prompt it was given."""
+    """Answers by the kind of prompt; remembers every prompt it was given.
+
+    With ``vision=True`` it sees images: a request with one is a critique, answered with
+    ``CRITIQUE`` and the image kept in ``seen``.
+    """
 
     kind = "scripted"
+    CRITIQUE = "- the legend covers the lines"
 
-    def __init__(self, paths=(GOOD_LINES, GOOD_BARS, BROKEN), final=GOOD_LINES, refined=None):
+    def __init__(
+        self,
+        paths=(GOOD_LINES, GOOD_BARS, BROKEN),
+        final=GOOD_LINES,
+        refined=None,
+        vision=False,
+    ):
         super().__init__()
         self.path_replies = list(paths)
         self.final = final
         self.refined = refined or GOOD_BARS
         self.prompts: list[str] = []
+        self.supports_images = vision
+        self.seen: list[bytes] = []
 
     @property
     def model(self) -> str:
         return "scripted"
 
     def _complete(self, request, *, on_token, cancel):
-        prompt = request.messages[-1]["content"]
-        self.prompts.append(prompt)
+        content = request.messages[-1]["content"]
+        if not isinstance(content, str):
+            self.seen += [image_bytes(p) for p in content if p["type"] == "image_url"]
+            return [Completion(text=self.CRITIQUE) for _ in range(request.n)]
+        self.prompts.append(content)
+        return [Completion(text=self.reply(content)) for _ in range(request.n)]
+
+    def reply(self, prompt: str) -> str:
         if "DISTINCT interpretations" in prompt:
             text = (
                 "1. trend lines: one line per region over the months\n"
@@ -90,7 +113,7 @@ class ScriptedBackend(Backend):
             text = self.final
         else:
             text = self.refined
-        return [Completion(text=text) for _ in range(request.n)]
+        return text
 
 
 @pytest.fixture
@@ -256,24 +279,107 @@ def test_refine_sends_the_users_words_and_keeps_the_paths(df):
 
 
 def test_vision_critique_is_asked_only_of_backends_that_see_images(df):
-    class Seeing(ScriptedBackend):
-        supports_images = True
+    blind_backend = ScriptedBackend()
+    blind = visualize("revenue", data=df, backend=blind_backend, paths=1, aggregate=False)
+    assert blind.paths[0].critique is None and blind.paths[0].critique_error is None
 
-        def __init__(self):
-            super().__init__()
-            self.seen: list[bytes] = []
-
-        def critique(self, image_png: bytes, request: str) -> str:
-            self.seen.append(image_png)
-            return "the legend covers the lines"
-
-    blind = visualize("revenue", data=df, backend=ScriptedBackend(), paths=1, aggregate=False)
-    assert blind.paths[0].critique is None
-
-    seeing = Seeing()
+    seeing = ScriptedBackend(vision=True)
     result = visualize("revenue", data=df, backend=seeing, paths=2, aggregate=False)
-    assert len(seeing.seen) == 2 and all(p.startswith(PNG_SIGNATURE) for p in seeing.seen)
+    assert sorted(seeing.seen) == sorted(p.png for p in result.paths)  # each path's own, once
+    assert all(p.startswith(PNG_SIGNATURE) for p in seeing.seen)
+    assert result.paths[0].critique == ScriptedBackend.CRITIQUE
     assert "the legend covers the lines" in result.paths[0].feedback_text()
+
+
+def vision_server(backend: ScriptedBackend):
+    from test_llm_vision import VisionServer
+
+    return VisionServer(responder=backend.reply)
+
+
+def test_a_vision_model_critiques_each_plot_and_the_repair_reads_it(df):
+    scripted = ScriptedBackend(final=UNLABELLED)  # the aggregate fails its checks: a repair
+    server = vision_server(scripted)
+    try:
+        llm = OpenAIBackend("vlm", base_url=server.url, api_key_env=None, vision=True)
+        result = visualize("monthly revenue by region", data=df, backend=llm, refine_rounds=1)
+    finally:
+        server.close()
+
+    store = SessionStore(result.store_path)
+    stored = {c["id"]: c for c in store.run(result.run_id)["candidates"]}
+    assert set(stored) == {"path-0", "path-1", "path-2", "final", "final-r1"}
+    drawn = {k: base64.b64decode(c["png_base64"]) for k, c in stored.items() if c["png_base64"]}
+    assert set(drawn) == {"path-0", "path-1", "final", "final-r1"}  # path-2's script broke
+    # the server saw each drawn image once and checked it is a well-formed PNG
+    assert sorted(server.images) == sorted(drawn.values())
+    for key, png in drawn.items():
+        critique = stored[key]["critique"]
+        assert critique.startswith("- the legend covers the lines")
+        assert f"{len(png)} bytes" in critique  # its own image was judged
+    assert stored["path-2"]["critique"] is None and result.paths[2].critique is None
+    assert result.paths[0].critique == stored["path-0"]["critique"]
+    assert result.final.id == "final-r1" and result.final.critique == stored["final-r1"]["critique"]
+
+    # the critique of the failing aggregate is in the repair prompt the server was sent
+    repair = server.text_requests[-1]["messages"][-1]["content"]
+    assert "The current script:" in repair and "has no x-axis label" in repair
+    assert f"A reviewer looking at the image says: {stored['final']['critique']}" in repair
+    # and the aggregate prompt carried the paths' critiques
+    aggregate = server.text_requests[-2]["messages"][-1]["content"]
+    assert "attempts were made" in aggregate and stored["path-1"]["critique"] in aggregate
+    assert html.escape(result.final.critique) in result._repr_html_()
+
+    exchanges = [e["data"] for e in store.events(result.run_id) if e["kind"] == "llm_exchange"]
+    critiques = [
+        x for x in exchanges if not isinstance(x["request"]["messages"][-1]["content"], str)
+    ]
+    assert len(critiques) == 4
+    assert all(len(json.dumps(x)) < 3000 for x in critiques)  # the PNG is not stored again
+
+
+def test_a_failing_critique_keeps_the_plot_and_says_why(df):
+    scripted = ScriptedBackend()
+    server = vision_server(scripted)
+    server.mode = "refuse_images"
+    try:
+        llm = OpenAIBackend(
+            "tiny", base_url=server.url, api_key_env=None, vision=True, max_retries=0
+        )
+        result = visualize("revenue by region", data=df, backend=llm, paths=1, aggregate=False)
+    finally:
+        server.close()
+
+    for path in result.paths:
+        assert path.png.startswith(PNG_SIGNATURE) and path.facts.passed
+        assert path.critique is None
+        assert "critique failed" in path.critique_error and "not supported" in path.critique_error
+    assert "no critique:" in result._repr_html_()
+    stored = SessionStore(result.store_path).run(result.run_id)["candidates"]
+    assert all(c["png_base64"] and "refused" in c["critique_error"] for c in stored)
+
+
+def test_a_model_without_vision_is_sent_no_image(df):
+    server = vision_server(ScriptedBackend())
+    try:
+        llm = OpenAIBackend("tiny", base_url=server.url, api_key_env=None)
+        result = visualize("revenue by region", data=df, backend=llm, paths=1, aggregate=False)
+    finally:
+        server.close()
+    assert result.paths[0].png and server.images == []
+    assert server.requests and server.requests == server.text_requests
+
+
+def test_a_recorded_vision_run_replays_with_its_critiques(df, tmp_path):
+    from workbench.llm import RecordingBackend
+
+    recorder = RecordingBackend(ScriptedBackend(vision=True))
+    first = visualize("revenue", data=df, backend=recorder, paths=1, aggregate=False, seed=1)
+    replay = ReplayBackend(recorder.save(tmp_path / "run.json"))
+    again = visualize("revenue", data=df, backend=replay, paths=1, aggregate=False, seed=1)
+    assert [p.critique for p in again.paths] == [p.critique for p in first.paths]
+    assert again.paths[0].critique == ScriptedBackend.CRITIQUE
+    assert all(p.critique_error is None for p in again.paths)
 
 
 def test_extract_script_keeps_module_level_code_and_protects_the_data():

@@ -31,9 +31,17 @@ FACTS_CAP = 2**20
 SCRIPT_TIMEOUT = 60.0  # seconds for one plotting script, matplotlib import included
 SAMPLE_ROWS = 5
 
+CRITIQUE_MAX_TOKENS = 300
+CRITIQUE_CAP = 1500  # characters of critique kept and fed back
+
 SYSTEM_PLOTTER = (
     "You are an expert data visualisation engineer. You write short, correct Python scripts "
     "with matplotlib (pandas and numpy are available)."
+)
+
+SYSTEM_REVIEWER = (
+    "You review charts for a data scientist. You look at the image and say briefly and "
+    "concretely what a reader would find wrong or missing."
 )
 
 # interpretations used when the model proposes fewer than K
@@ -388,6 +396,27 @@ def refine_script_messages(
     ]
 
 
+def critique_messages(
+    request: str, png: bytes, interpretation: str | None = None
+) -> list[dict[str, Any]]:
+    """Ask a vision model to judge the image against the request, in a few bullet points."""
+    from .llm._types import image_part, text_part
+
+    aim = f"\nThe chart was meant to show: {interpretation}" if interpretation else ""
+    text = (
+        f"This chart was drawn for the plotting request: {request}{aim}\n\n"
+        "Judge the image against the request: is it readable (text size, overlapping or "
+        "crowded labels, clutter)? Are the title, axis labels, units and legend present and "
+        "right? Does it show what was asked? Answer with at most 4 short bullet points, most "
+        "important first, each naming a concrete fix; answer '- looks good' if nothing needs "
+        "changing."
+    )
+    return [
+        {"role": "system", "content": SYSTEM_REVIEWER},
+        {"role": "user", "content": [text_part(text), image_part(png)]},
+    ]
+
+
 def extract_script(reply: str, data_name: str = "df") -> tuple[str | None, list[str]]:
     """The plotting script in ``reply``, cleaned: (code or None, notes on what was changed).
 
@@ -472,6 +501,7 @@ class PlotAttempt:
     notes: list[str] = field(default_factory=list)
     critique: str | None = None  # the vision model's words, when the backend sees images
     hint: str | None = None  # the user's words that led to this attempt
+    critique_error: str | None = None  # why the vision model gave no critique (plot kept)
 
     @property
     def passed(self) -> bool:
@@ -498,6 +528,7 @@ class PlotAttempt:
             "feedback": self.feedback_text(),
             "notes": self.notes,
             "critique": self.critique,
+            "critique_error": self.critique_error,
             "hint": self.hint,
         }
 
@@ -639,9 +670,17 @@ def _attempt_html(attempt: PlotAttempt, title: str, width: str = "31%") -> str:
         if problems
         else f"<div>{html.escape(attempt.facts.summary())}</div>"
     )
-    critique = (
-        f"<div><i>critique:</i> {html.escape(attempt.critique)}</div>" if attempt.critique else ""
-    )
+    critique = ""
+    if attempt.critique:
+        critique = (
+            "<div><i>critique (vision model):</i><div style='white-space:pre-wrap'>"
+            f"{html.escape(attempt.critique)}</div></div>"
+        )
+    elif attempt.critique_error:
+        critique = (
+            "<div style='color:#a60'><i>no critique:</i> "
+            f"{html.escape(attempt.critique_error)}</div>"
+        )
     code = html.escape(attempt.code or "# no code: " + "; ".join(attempt.notes))
     return (
         f"<div style='flex:0 0 {width};border:1px solid #ddd;padding:6px'>"
@@ -660,23 +699,68 @@ def _user_namespace() -> MutableMapping[str, Any] | None:
 
 
 # -- the engine --------------------------------------------------------------------------------
-def critique_image(backend: Any, png: bytes | None, request: str) -> str | None:
-    """A vision model's critique of the image, when the backend can see images."""
+def critique_image(
+    backend: Any,
+    png: bytes | None,
+    request: str,
+    *,
+    interpretation: str | None = None,
+    seed: int | None = None,
+    on_exchange: Callable[[Any], None] | None = None,
+) -> str | None:
+    """A vision model's critique of the image, or None when the backend sees no images.
+
+    Errors of the call (``LLMError``: timeout, a server refusing images) propagate; the caller
+    decides what a missing critique means. ``on_exchange`` receives the exchange (to store it).
+    """
     if png is None or not getattr(backend, "supports_images", False):
         return None
-    critique = getattr(backend, "critique", None)
-    if critique is None:
-        return None
-    text = critique(png, request)
-    return str(text).strip()[:1500] or None if text else None
+    exchange = backend.complete(
+        critique_messages(request, png, interpretation),
+        max_tokens=CRITIQUE_MAX_TOKENS,
+        temperature=0.2,
+        seed=seed,
+    )
+    if on_exchange is not None:
+        on_exchange(exchange)
+    text = (exchange.texts[0] if exchange.texts else "").strip()
+    return text[:CRITIQUE_CAP] or None
 
 
 def _ask(ctx: _Context, messages: list[dict[str, str]]) -> str:
     exchange = ctx.backend.complete(
         messages, max_tokens=ctx.max_tokens, temperature=ctx.temperature, seed=ctx.seed
     )
-    SessionStore(ctx.store_path).add_event(ctx.run_id, "llm_exchange", exchange.to_json())
+    _store_exchange(ctx, exchange)
     return exchange.texts[0] if exchange.texts else ""
+
+
+def _store_exchange(ctx: _Context, exchange: Any) -> None:
+    # images go in as their sha256: the attempt's record already holds the PNG
+    SessionStore(ctx.store_path).add_event(ctx.run_id, "llm_exchange", exchange.to_json())
+
+
+def _critique(
+    ctx: _Context, png: bytes | None, interpretation: str
+) -> tuple[str | None, str | None]:
+    """(critique, why there is none): a failing vision call must not cost the plot."""
+    try:
+        critique = critique_image(
+            ctx.backend,
+            png,
+            ctx.request,
+            interpretation=interpretation,
+            seed=ctx.seed,
+            on_exchange=lambda exchange: _store_exchange(ctx, exchange),
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure of the reviewer leaves the plot as is
+        return None, f"the vision model's critique failed: {_one_line(exc)}"
+    return critique, None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _attempt(
@@ -687,9 +771,18 @@ def _attempt(
         facts = FigureFacts(error="no usable script: " + "; ".join(notes))
         return PlotAttempt(attempt_id, interpretation, None, None, facts, reply, notes, hint=hint)
     png, facts = render_script(code, ctx.data, ctx.data_name, settings=ctx.settings)
-    critique = critique_image(ctx.backend, png, ctx.request)
+    critique, critique_error = _critique(ctx, png, interpretation)
     return PlotAttempt(
-        attempt_id, interpretation, code, png, facts, reply, notes, critique=critique, hint=hint
+        attempt_id,
+        interpretation,
+        code,
+        png,
+        facts,
+        reply,
+        notes,
+        critique=critique,
+        hint=hint,
+        critique_error=critique_error,
     )
 
 
