@@ -242,7 +242,7 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
                 fn,
                 make,
                 size,
-                sorted(times)[len(times) // 2],
+                times,
                 command["profile"],
                 f"<{role}>",
                 perf,
@@ -252,7 +252,7 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
 
 
 def _line_profile(
-    profiler, namespace, fn, make, size, seconds, options, filename, perf, one_line
+    profiler, namespace, fn, make, size, times, options, filename, perf, one_line
 ) -> dict:
     """Per-line hits and seconds of one more call of the program's own Python functions.
 
@@ -266,6 +266,7 @@ def _line_profile(
         msg["note"] = profiler
         return msg
     try:
+        seconds = sorted(times)[len(times) // 2]  # the timed calls' median
         plain, compiled = [], []
         for name, value in list(namespace.items()):
             py_func = getattr(value, "py_func", None)  # a Numba dispatcher
