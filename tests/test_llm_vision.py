@@ -255,17 +255,22 @@ def test_a_request_read_back_from_json_cannot_be_sent_without_its_image(server, 
 
 
 def test_wb_llm_vision_flag_parses_and_is_shown(shell, server):
-    shown = shell.run_line_magic("wb", f"llm openai --base-url {server.url} --model vlm --vision")
+    shown = shell.run_line_magic(
+        "wb", f"llm openai --base-url {server.url} --model vlm --vision --timeout 300"
+    )
     assert "vision:   yes" in shown
     from workbench.llm import get_backend
 
     assert get_backend().supports_images and get_backend().model == "vlm"
+    assert get_backend().timeout == 300.0  # numbers typed on the line are numbers
     shown = shell.run_line_magic("wb", f"llm openai --model tiny --base-url {server.url}")
     assert "vision:   no (add --vision" in shown and not get_backend().supports_images
     from IPython.core.error import UsageError as IPythonUsageError
 
     with pytest.raises(IPythonUsageError, match="embedded model cannot see images"):
         shell.run_line_magic("wb", "llm local --vision")
+    with pytest.raises(IPythonUsageError, match="--timeout takes a number"):
+        shell.run_line_magic("wb", f"llm openai --model m --base-url {server.url} --timeout soon")
 
 
 def test_the_python_api_takes_vision_too(server):

@@ -307,7 +307,9 @@ def test_a_vision_model_critiques_each_plot_and_the_repair_reads_it(df):
         server.close()
 
     store = SessionStore(result.store_path)
-    stored = {c["id"]: c for c in store.run(result.run_id)["candidates"]}
+    run = store.run(result.run_id)
+    assert run["options"]["vision"] is True
+    stored = {c["id"]: c for c in run["candidates"]}
     assert set(stored) == {"path-0", "path-1", "path-2", "final", "final-r1"}
     drawn = {k: base64.b64decode(c["png_base64"]) for k, c in stored.items() if c["png_base64"]}
     assert set(drawn) == {"path-0", "path-1", "final", "final-r1"}  # path-2's script broke

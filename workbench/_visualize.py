@@ -853,6 +853,7 @@ def visualize(
         "seed": seed,
         "backend": backend.kind,
         "model": backend.model,
+        "vision": bool(getattr(backend, "supports_images", False)),  # plots were critiqued
     }
     run_id = store.new_run("visualize", entry=data_name, source=request, options=options)
     ctx = _Context(

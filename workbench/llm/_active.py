@@ -159,6 +159,8 @@ def _make_openai(options: dict[str, Any]) -> Backend:
     vision = options.pop("vision", False)
     if isinstance(vision, str):  # from a magic line: --vision alone is True
         vision = vision.strip().lower() in ("1", "true", "yes", "on")
+    _numbers_from_text(options, {"timeout": float, "connect_timeout": float}, "openai")
+    _numbers_from_text(options, {"max_retries": int, "concurrency": int}, "openai")
     if api_key_env is not None and not api_key_env.replace("_", "").isalnum():
         raise UsageError(
             f"--api-key-env takes the NAME of an environment variable, not {api_key_env[:4]}…; "
@@ -185,6 +187,18 @@ def _make_replay(options: dict[str, Any]) -> Backend:
         return ReplayBackend(path, **options)
     except TypeError as exc:
         raise UsageError(f"%wb llm replay: {_option_error(exc)}") from None
+
+
+def _numbers_from_text(options: dict[str, Any], kinds: dict[str, type], kind: str) -> None:
+    """Options typed on a magic line arrive as text: ``--timeout 300`` is the number 300."""
+    for name, convert in kinds.items():
+        value = options.get(name)
+        if isinstance(value, str):
+            try:
+                options[name] = convert(value)
+            except ValueError:
+                flag = "--" + name.replace("_", "-")
+                raise UsageError(f"%wb llm {kind}: {flag} takes a number, not {value!r}") from None
 
 
 def _option_error(exc: TypeError) -> str:
