@@ -7,6 +7,7 @@ import base64
 import json
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,7 +80,8 @@ class VisionServer:
 
     A request with image parts must hold valid PNGs (else 400); it is answered with a critique
     naming the image's size. Text requests are answered by ``responder(prompt)``. ``mode``:
-    "ok", "refuse_images" (400 for any image, as a text-only model's server does).
+    "ok", "refuse_images" (400 for any image, as a text-only model's server does),
+    "slow_images" (answers an image after 3 s).
     """
 
     def __init__(self, responder: Callable[[str], str] | None = None) -> None:
@@ -125,7 +127,11 @@ class VisionServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Quiet(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a client that gave up on a slow answer closes the socket: expected
+
+        self.server = Quiet(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
@@ -140,6 +146,8 @@ class VisionServer:
             return 200, self.responder(body["messages"][-1]["content"])
         if self.mode == "refuse_images":
             return 400, "image input is not supported by this model"
+        if self.mode == "slow_images":
+            time.sleep(3)
         width, height = sizes[0]
         text = (
             f"- the legend covers the lines ({width}x{height} image, {len(pngs[0])} bytes)\n"
