@@ -80,14 +80,6 @@ def _copy(parts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [{k: dict(v) if isinstance(v, Mapping) else v for k, v in p.items()} for p in parts]
 
 
-def message_text(message: Mapping[str, Any]) -> str:
-    """The text of a message, images left out (for listings and text-only displays)."""
-    content = message.get("content", "")
-    if isinstance(content, str):
-        return content
-    return "\n".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
-
-
 class LLMCancelled(LLMError):
     """The caller set the cancel event while the model was generating."""
 
