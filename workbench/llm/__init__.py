@@ -22,7 +22,17 @@ from ._prompts import (
 )
 from ._replay import RecordingBackend, ReplayBackend, load_exchanges, save_exchanges
 from ._transformers import TransformersBackend
-from ._types import Backend, Completion, Exchange, LLMCancelled, Message, Request, Usage
+from ._types import (
+    Backend,
+    Completion,
+    Exchange,
+    LLMCancelled,
+    Message,
+    Request,
+    Usage,
+    image_part,
+    text_part,
+)
 
 __all__ = [
     "describe_backend",
@@ -54,10 +64,12 @@ __all__ = [
     "default_paths",
     "ensure_model",
     "extract_code",
+    "image_part",
     "load_exchanges",
     "multipath_messages",
     "parse_paths",
     "path_code_messages",
     "refine_messages",
     "save_exchanges",
+    "text_part",
 ]
