@@ -18,11 +18,10 @@ def spin(x):
     n = x.shape[0]
     acc = 0.0
     for i in range(n):
-        for j in range(40):
-            acc += (x[i] * j) % 7.0
+        acc += sum([(x[i] * j) % 7.0 for j in range(40)])
     return acc
 """
-HOT = "acc += (x[i] * j) % 7.0"
+HOT = "acc += sum([(x[i] * j) % 7.0 for j in range(40)])"  # 40 multiplications a hit
 
 NUMBA = """
 import numba
@@ -94,7 +93,7 @@ def test_the_references_hot_line_comes_first_with_most_of_the_time(run):
     top = ref.hot_lines[0]
     assert top.text == HOT and SLOW.strip("\n").splitlines()[top.lineno - 1].strip() == HOT
     assert top.share > 0.5 and top.function == "spin"
-    assert top.hits >= 40 * 10 and top.seconds > 0
+    assert top.share > 0.8 and top.hits >= 10 and top.seconds > 0
     # hottest first; the once-run lines at the bottom
     assert [h.seconds for h in ref.hot_lines] == sorted(
         (h.seconds for h in ref.hot_lines), reverse=True
@@ -150,10 +149,10 @@ def _traced():
 
 def spin(x):
     print("traced" if _traced() else "plain", flush=True)
+    n = x.shape[0]
     acc = 0.0
-    for i in range(x.shape[0]):
-        for j in range(40):
-            acc += (x[i] * j) % 7.0
+    for i in range(n):
+        acc += sum([(x[i] * j) % 7.0 for j in range(40)])
     return acc
 """
 
