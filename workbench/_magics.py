@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from datetime import datetime
@@ -26,14 +27,26 @@ def _lookup(ns: dict[str, Any], name: str, option: str) -> Any:
 
 
 class _Printer:
-    """One line per finished candidate, so a long run shows progress in any front end."""
+    """One line per finished candidate (or message), where no progress widget can be drawn."""
 
     def __init__(self) -> None:
         self.out = sys.stdout
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def __call__(self, event: dict[str, Any] | str) -> None:
+        if isinstance(event, str):  # generate and visualize say what they do in words
+            print(event, file=self.out, flush=True)
+            return
         kind = event["kind"]
-        if kind == "reference":
+        if kind == "generate":
+            round_ = event.get("round", 0)
+            print(
+                f"workbench: {event.get('strategy', '?')} is writing candidates"
+                + (f" (refinement round {round_})" if round_ else "")
+                + "...",
+                file=self.out,
+                flush=True,
+            )
+        elif kind == "reference":
             print(
                 "workbench: timing the reference, then checking the candidates one by one...",
                 file=self.out,
@@ -47,6 +60,26 @@ class _Printer:
                 file=self.out,
                 flush=True,
             )
+
+
+def _widgets_shown() -> bool:
+    """A kernel whose front end can draw widgets (set WORKBENCH_PROGRESS=text for lines)."""
+    from .views._display import widget_frontend
+
+    return os.environ.get("WORKBENCH_PROGRESS", "").lower() != "text" and widget_frontend()
+
+
+def _with_progress(title: str, function: Any, *args: Any, stoppable: bool = True, **kw: Any) -> Any:
+    """``function(*args, progress=..., **kw)`` with the progress widget and its Stop button
+    (``stop=`` too when ``stoppable``) where widgets are drawn, printed lines elsewhere."""
+    if not _widgets_shown():
+        return function(*args, progress=_Printer(), **kw)
+    from .views._progress import Progress
+
+    def call(progress: Any, stop: Any) -> Any:
+        return function(*args, progress=progress, **({"stop": stop} if stoppable else {}), **kw)
+
+    return Progress(title=title, stoppable=stoppable).run_in_cell(call)
 
 
 @magics_class
@@ -151,7 +184,9 @@ class WorkbenchMagics(Magics):
                 raise UsageError(
                     "the cell itself raised an error (shown above): fix it, then run %%optimize again"
                 )
-            result = optimize(
+            result = _with_progress(
+                "%%optimize",
+                optimize,
                 cell,
                 inputs=inputs,
                 tests=tests,
@@ -166,7 +201,6 @@ class WorkbenchMagics(Magics):
                 rounds=args.rounds or (2 if strategies and "llm" in strategies else 1),
                 hint=args.hint,
                 namespace=ns,
-                progress=_Printer(),
             )
             if args.accept and result.best is not None:
                 result.accept()
@@ -220,15 +254,17 @@ class WorkbenchMagics(Magics):
                 )
             from ._generate import generate
 
-            result = generate(
+            result = _with_progress(
+                "%%generate",
+                generate,
                 cell,
+                stoppable=False,
                 entry=args.entry,
                 n_codes=args.n_codes,
                 n_tests=args.n_tests,
                 ranker=args.ranker,
                 label_budget=args.labels,
                 namespace=self.shell.user_ns,
-                progress=print,
             )
         except (UsageError, LLMError) as exc:  # one line, no traceback
             raise IPythonUsageError(str(exc)) from None
@@ -294,14 +330,16 @@ class WorkbenchMagics(Magics):
             _lookup(ns, args.data, "--data")
             from ._visualize import visualize
 
-            return visualize(
+            return _with_progress(
+                "%%visualize",
+                visualize,
                 cell.strip(),
+                stoppable=False,
                 data_name=args.data,
                 namespace=ns,
                 paths=args.paths,
                 refine_rounds=args.refine_rounds,
                 aggregate=not args.no_aggregate,
-                progress=print,
             )
         except (UsageError, LLMError) as exc:
             raise IPythonUsageError(str(exc)) from None

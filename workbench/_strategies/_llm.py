@@ -34,7 +34,7 @@ from ..llm._prompts import (
     path_code_messages,
     refine_messages,
 )
-from ..llm._types import Backend, Exchange
+from ..llm._types import Backend, Exchange, LLMCancelled
 from ._base import CandidateSpec
 
 TARGETS = ("cpu", "gpu")
@@ -104,6 +104,31 @@ class LLMStrategy:
         self._lock = threading.Lock()
         #: the reference's hot lines, for round 0's prompts (``optimize`` sets them)
         self.reference_hot_lines: list[HotLine] = []
+        self._progress: Callable[[dict], None] | None = None
+        self._cancel: threading.Event | None = None
+
+    def watch(
+        self, progress: Callable[[dict], None] | None, cancel: threading.Event | None = None
+    ) -> None:
+        """Report the model's text as it arrives to ``progress`` as ``{"kind": "tokens",
+        "stream": name, "piece": text}`` events (the name is the reasoning path, ``plan`` or
+        ``refines ID``); setting ``cancel`` abandons the requests under way."""
+        self._progress, self._cancel = progress, cancel
+
+    def _streaming(self, stream: str) -> dict:
+        """``on_token`` and ``cancel`` for one request, when someone watches."""
+        progress = self._progress
+        if progress is None:
+            return {"cancel": self._cancel} if self._cancel is not None else {}
+
+        def on_token(_index: int, piece: str) -> None:
+            progress({"kind": "tokens", "stream": stream, "piece": piece})
+
+        return {"on_token": on_token, "cancel": self._cancel}
+
+    def _say(self, event: dict) -> None:
+        if self._progress is not None:
+            self._progress(event)
 
     @property
     def gpu(self) -> bool:
@@ -122,20 +147,25 @@ class LLMStrategy:
         """Reformulate the task into ``paths`` strategies, then one request per path."""
         backend = self._backend()
         context = describe_context(task)
-        plan = backend.complete(
-            multipath_messages(
-                task.source,
-                task.entry,
-                self.paths,
-                gpu=self.gpu,
-                context=context,
-                hint=self.hint,
-                hot_lines=self.reference_hot_lines,
-            ),
-            temperature=self.temperature,
-            max_tokens=self.plan_max_tokens,
-            seed=self.seed,
-        )
+        self._say({"kind": "generate", "strategy": self.name, "round": 0})
+        try:
+            plan = backend.complete(
+                multipath_messages(
+                    task.source,
+                    task.entry,
+                    self.paths,
+                    gpu=self.gpu,
+                    context=context,
+                    hint=self.hint,
+                    hot_lines=self.reference_hot_lines,
+                ),
+                temperature=self.temperature,
+                max_tokens=self.plan_max_tokens,
+                seed=self.seed,
+                **self._streaming("plan"),
+            )
+        except LLMCancelled:  # stopped by the user while the model was planning
+            return []
         self._keep(plan)
         self.last_paths = parse_paths(_number_items(plan.texts[0]), self.paths, gpu=self.gpu)
 
@@ -155,6 +185,7 @@ class LLMStrategy:
                 temperature=self.temperature,
                 max_tokens=self.max_tokens,
                 seed=self.seed,
+                **self._streaming(path.name),
             )
 
         specs: list[CandidateSpec] = []
@@ -187,6 +218,7 @@ class LLMStrategy:
             return []
         backend = self._backend()
         hint = hint if hint is not None else self.hint
+        self._say({"kind": "generate", "strategy": self.name, "round": round})
 
         def ask(parent: CandidateResult) -> Exchange:
             origin = self.origins.get(parent.id)
@@ -205,6 +237,7 @@ class LLMStrategy:
                 temperature=self.temperature,
                 max_tokens=self.max_tokens,
                 seed=self.seed,
+                **self._streaming(f"refines {parent.id}"),
             )
 
         specs: list[CandidateSpec] = []
@@ -267,6 +300,8 @@ class LLMStrategy:
         where = f"path {path_name}" if path_name else "no path"
         if parent:
             where += f", refining {parent}"
+        if isinstance(outcome, LLMCancelled):  # stopped by the user: no candidate
+            return []
         if isinstance(outcome, BaseException):
             reason = f"the model could not be asked ({outcome})"
             code = no_code_program(reason, f"{where}, round {round}")
@@ -358,7 +393,9 @@ def _concurrently(
                 outcomes.append(future.result())
             except LLMError as exc:
                 outcomes.append(exc)
-    if all(isinstance(o, BaseException) for o in outcomes):
+    if all(isinstance(o, BaseException) for o in outcomes) and not all(
+        isinstance(o, LLMCancelled) for o in outcomes
+    ):
         raise outcomes[0]  # type: ignore[misc] - nothing answered: the backend itself is down
     return outcomes
 

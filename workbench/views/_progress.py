@@ -1,4 +1,10 @@
-"""Progress of an ``optimize`` run: phase, candidates done / total, elapsed time, Stop."""
+"""Progress of a run: phase, candidates done / total, elapsed time, the model's text as it
+streams in, and Stop.
+
+The engine emits plain event dicts (``optimize``) or one-line messages (``generate``,
+``visualize``); ``ProgressState`` folds them into what is shown (no UI library), and
+``Progress`` draws that state with ipywidgets, at most ``redraw_hz`` times a second.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any, TypeVar
 
 from .._errors import require
 from .._render import fmt_speedup
+
+T = TypeVar("T")
 
 _PHASES = {
     "loading": "loading / compiling",
@@ -17,28 +27,159 @@ _PHASES = {
     "test": "running your tests",
     "timing": "timing",
 }
+STOPPED = "stopped by you: the candidates already checked are kept, the rest were skipped"
+
+
+def _token_count(piece: str) -> int:
+    """Streaming backends send about one token per piece; a replay sends a whole reply at
+    once, counted at about four characters a token."""
+    return 1 if len(piece) <= 12 else max(1, round(len(piece) / 4))
+
+
+@dataclass
+class ProgressState:
+    """What a progress view shows, updated by ``update(event)`` from any thread."""
+
+    started: float = field(default_factory=time.perf_counter)
+    phase: str = "waiting to start"
+    done: int = 0
+    total: int = 0
+    log: list[str] = field(default_factory=list)
+    #: the model's text so far, per stream (a reasoning path, the plan, a refinement)
+    streams: dict[str, str] = field(default_factory=dict)
+    stream: str | None = None  # the stream that grew last
+    tokens: int = 0
+    first_token: float | None = None
+    last_token: float | None = None
+    finished: bool = False
+    stopped: bool = False
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def update(self, event: dict[str, Any] | str) -> None:
+        with self._lock:
+            self._update(event)
+
+    def _update(self, event: dict[str, Any] | str) -> None:
+        if isinstance(event, str):  # generate / visualize say what they do in words
+            self.phase = event
+            self.log.append(event)
+            return
+        kind = event.get("kind")
+        if kind == "reference":
+            self.total = event.get("total", 0) or self.total
+            self.phase = "timing the reference (your function)"
+        elif kind == "generate":
+            round_ = event.get("round", 0)
+            self.phase = f"{event.get('strategy', 'a strategy')} is writing candidates" + (
+                f" (refinement round {round_})" if round_ else ""
+            )
+        elif kind == "tokens":
+            now = time.perf_counter()
+            name = str(event.get("stream") or "model")
+            self.streams[name] = self.streams.get(name, "") + event.get("piece", "")
+            self.stream = name
+            self.tokens += _token_count(event.get("piece", ""))
+            self.first_token = self.first_token or now
+            self.last_token = now
+        elif kind == "candidate":
+            self.total = event["total"]
+            self.stream = None
+            self.phase = (
+                f"candidate {event['index'] + 1} of {event['total']} ({event.get('strategy', '?')})"
+            )
+        elif kind == "phase":
+            what = _PHASES.get(event["phase"], event["phase"])
+            self.phase = f"candidate {event['index'] + 1}: {what}"
+        elif kind == "done":
+            self.total = event["total"]
+            self.done = event["index"] + 1
+            c = event["candidate"]
+            what = fmt_speedup(c) if c.status == "passed" else c.reason
+            self.log.append(f"[{self.done}/{self.total}] {c.strategy} {c.id}: {c.status} {what}")
+
+    def finish(self, *, stopped: bool = False, error: str | None = None) -> None:
+        with self._lock:
+            self.finished, self.stopped, self.error = True, stopped, error
+            self.stream = None
+            if error:
+                self.phase = f"failed: {error}"
+            elif stopped:
+                self.phase = STOPPED
+            else:
+                self.phase = "done"
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        if self.first_token is None or self.last_token is None:
+            return None
+        span = self.last_token - self.first_token
+        return self.tokens / span if span >= 0.05 else None
+
+    def tail(self, lines: int = 3, width: int = 140) -> list[str]:
+        """The last ``lines`` non-empty lines of the stream that grew last."""
+        text = self.streams.get(self.stream or "", "")
+        kept = [line.rstrip() for line in text.splitlines() if line.strip()][-lines:]
+        return [line if len(line) <= width else line[: width - 1] + "…" for line in kept]
+
+    def counts_text(self) -> str:
+        return f"{self.done} / {self.total or '?'} candidates"
+
+    def tokens_text(self) -> str:
+        if not self.tokens:
+            return ""
+        rate = self.tokens_per_second
+        return f"{self.tokens:,} tokens" + (f" · {rate:.0f} tok/s" if rate else "")
+
+    def text(self) -> str:
+        """The state as plain text (terminals, saved notebooks without widgets)."""
+        lines = [f"workbench: {self.phase} · {self.counts_text()} · {self.elapsed:.1f} s"]
+        if self.tokens:
+            lines[0] += f" · {self.tokens_text()}"
+        return "\n".join([*lines, *("  " + line for line in self.log)])
 
 
 class Progress:
     """A progress widget to pass as ``optimize(..., progress=p, stop=p.stop)``.
 
-    Stop sets ``self.stop``: the candidate running now finishes, the rest are skipped. In a
-    cell that blocks while ``optimize`` runs, the click reaches the kernel only if
-    ``jupyter-ui-poll`` is installed (it is polled between events); ``Progress.run`` runs
-    ``optimize`` in a thread instead, where Stop always works.
+    Stop sets ``self.stop``: the candidate running now finishes, the rest are skipped.
+    ``Progress.run`` runs ``optimize`` in a thread; ``Progress.run_in_cell`` does too and keeps
+    the cell busy until it ends, letting clicks through with ``jupyter-ui-poll`` (the magics
+    use it). Passed to a call that blocks the cell, a click reaches the kernel only between
+    events, and only where ``jupyter-ui-poll`` is installed.
     """
 
-    def __init__(self, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        stop: threading.Event | None = None,
+        *,
+        title: str = "",
+        stoppable: bool = True,
+        redraw_hz: float = 10.0,
+    ) -> None:
         widgets = require("ipywidgets", "ui", "the progress widget")
         self.stop = stop or threading.Event()
-        self.started = time.perf_counter()
-        self.done = 0
-        self.total = 0
-        self.log: list[str] = []
+        self.state = ProgressState()
+        self.title = title
+        self._min_gap = 1.0 / redraw_hz
+        self._last_draw = 0.0
+        self._pumped = False  # run_in_cell draws from the main thread
+        self._draw_lock = threading.Lock()
+        self._title = widgets.HTML(f"<b>{escape(title)}</b>" if title else "")
         self._phase = widgets.HTML("waiting to start")
+        self._phase.add_class("wb-phase")
         self._bar = widgets.IntProgress(value=0, min=0, max=1, bar_style="info")
         self._count = widgets.Label("0 / ? candidates")
+        self._count.add_class("wb-count")
         self._elapsed = widgets.Label("0 s")
+        self._tokens = widgets.Label("")
+        self._tokens.add_class("wb-tokens")
         self._button = widgets.Button(
             description="Stop",
             icon="stop",
@@ -47,15 +188,38 @@ class Progress:
         )
         self._button.add_class("wb-stop")
         self._button.on_click(lambda _b: self.request_stop())
+        self._button.layout.display = None if stoppable else "none"
+        self._stream = widgets.HTML()
+        self._stream.add_class("wb-stream")
         self._log = widgets.HTML()
+        self._log.add_class("wb-log")
         self.widget = widgets.VBox(
             [
+                self._title,
                 self._phase,
-                widgets.HBox([self._bar, self._count, self._elapsed, self._button]),
+                widgets.HBox([self._bar, self._count, self._elapsed, self._tokens, self._button]),
+                self._stream,
                 self._log,
             ]
         )
         self.widget.add_class("wb-progress")
+
+    # -- what the old attributes said, kept for callers ------------------------------------
+    @property
+    def done(self) -> int:
+        return self.state.done
+
+    @property
+    def total(self) -> int:
+        return self.state.total
+
+    @property
+    def log(self) -> list[str]:
+        return self.state.log
+
+    @property
+    def started(self) -> float:
+        return self.state.started
 
     def request_stop(self) -> None:
         self.stop.set()
@@ -63,44 +227,56 @@ class Progress:
         self._button.description = "Stopping…"
         self._phase.value = "<b>stopping</b> after the candidate running now"
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event.get("kind")
-        if kind == "reference":
-            self.total = event.get("total", 0)
-            self._phase.value = "<b>timing the reference</b> (your function)"
-        elif kind == "candidate":
-            self.total = event["total"]
-            self._phase.value = (
-                f"<b>candidate {event['index'] + 1} of {event['total']}</b> "
-                f"({event.get('strategy', '?')})"
-            )
-        elif kind == "phase":
-            what = _PHASES.get(event["phase"], event["phase"])
-            self._phase.value = f"<b>candidate {event['index'] + 1}</b>: {what}"
-        elif kind == "done":
-            self.total = event["total"]
-            self.done = event["index"] + 1
-            c = event["candidate"]
-            what = fmt_speedup(c) if c.status == "passed" else c.reason
-            self.log.append(f"{c.strategy} {c.id}: {c.status} {what}")
-            self._log.value = "<br>".join(
-                f"<span style='font-size:12px;color:#57606a'>{line}</span>"
-                for line in self.log[-5:]
-            )
-            if self.done >= self.total:
-                self.finish()
-        self._bar.max = max(self.total, 1)
-        self._bar.value = min(self.done, self._bar.max)
-        self._count.value = f"{self.done} / {self.total or '?'} candidates"
-        self._elapsed.value = f"{time.perf_counter() - self.started:.1f} s"
+    def __call__(self, event: dict[str, Any] | str) -> None:
+        self.state.update(event)
+        if self._pumped:
+            return  # the main thread draws
+        important = isinstance(event, str) or event.get("kind") != "tokens"
+        if important or time.perf_counter() - self._last_draw >= self._min_gap:
+            self.draw()
         if not self.stop.is_set():
             self._poll_clicks()
 
-    def finish(self) -> None:
-        self._phase.value = "<b>stopped</b>" if self.stop.is_set() else "<b>done</b>"
-        self._bar.bar_style = "warning" if self.stop.is_set() else "success"
-        self._button.disabled = True
+    # -- drawing -----------------------------------------------------------------------------
+    def draw(self) -> None:
+        """Show the state now (from any thread; normally throttled by the callers)."""
+        with self._draw_lock:
+            self._last_draw = time.perf_counter()
+            s = self.state
+            if not (self.stop.is_set() and not s.finished):
+                self._phase.value = f"<b>{escape(s.phase)}</b>"
+            self._bar.max = max(s.total, 1)
+            self._bar.value = min(s.done, self._bar.max)
+            self._count.value = s.counts_text()
+            self._elapsed.value = f"{s.elapsed:.1f} s"
+            self._tokens.value = s.tokens_text()
+            self._stream.value = self._stream_html() if s.stream else ""
+            self._log.value = "<br>".join(
+                f"<span style='font-size:12px;color:#57606a'>{escape(line)}</span>"
+                for line in s.log[-5:]
+            )
+            if s.finished:
+                self._bar.bar_style = "danger" if s.error else "warning" if s.stopped else "success"
+                if not s.stopped and not s.error:
+                    self._bar.value = self._bar.max
+                self._button.disabled = True
+                self._button.description = "Stopped" if s.stopped else "Stop"
 
+    def _stream_html(self) -> str:
+        s = self.state
+        lines = "\n".join(escape(line) for line in s.tail(3)) or "…"
+        return (
+            f"<div style='font-size:12px;color:#57606a'>the model is writing "
+            f"<b>{escape(s.stream or '')}</b>:</div>"
+            "<pre style='margin:2px 0;padding:4px 6px;background:#f6f8fa;font-size:12px;"
+            f"border:1px solid #d0d7de;border-radius:6px;white-space:pre-wrap'>{lines}</pre>"
+        )
+
+    def finish(self, *, error: str | None = None) -> None:
+        self.state.finish(stopped=self.stop.is_set(), error=error)
+        self.draw()
+
+    # -- running -------------------------------------------------------------------------------
     def run(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
         """Run ``function(*args, progress=self, stop=self.stop, **kwargs)`` in a thread,
         e.g. ``p.run(workbench.optimize, f, inputs=make)``; returns a Future of its result."""
@@ -109,13 +285,67 @@ class Progress:
         def target() -> None:
             try:
                 future.set_result(function(*args, progress=self, stop=self.stop, **kwargs))
+                self.finish()
             except BaseException as exc:
                 future.set_exception(exc)
-            finally:
-                self.finish()
+                self.finish(error=str(exc) or type(exc).__name__)
 
         threading.Thread(target=target, daemon=True, name="workbench-progress").start()
         return future
+
+    def run_in_cell(self, call: Callable[[Progress, threading.Event], T]) -> T:
+        """Display the widget, run ``call(self, self.stop)`` in a thread and keep the cell busy
+        until it returns, drawing and letting Stop clicks through meanwhile.
+
+        An interrupt of the kernel acts as Stop. Returns what ``call`` returns (or raises
+        what it raised). The displayed output falls back to the text log where no widgets
+        are drawn (a notebook run headless).
+        """
+        from IPython.display import display
+
+        handle = display(self, display_id=True)
+        self._pumped = True
+        future: Future = Future()
+
+        def target() -> None:
+            try:
+                future.set_result(call(self, self.stop))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        thread = threading.Thread(target=target, daemon=True, name="workbench-run")
+        thread.start()
+        try:
+            self._pump_until(thread)
+        except KeyboardInterrupt:  # the kernel's interrupt: stop after this candidate
+            self.request_stop()
+            thread.join()
+        finally:
+            self._pumped = False
+        error = future.exception()
+        self.finish(error=(str(error) or type(error).__name__) if error else None)
+        if handle is not None:
+            handle.update(self)
+        return future.result()
+
+    def _pump_until(self, thread: threading.Thread) -> None:
+        try:
+            from jupyter_ui_poll import ui_events
+        except ImportError:
+            ui_events = None
+        if ui_events is not None:
+            try:
+                with ui_events() as poll:
+                    while thread.is_alive():
+                        poll(20)
+                        self.draw()
+                        thread.join(self._min_gap)
+                return
+            except Exception:  # not in a kernel jupyter-ui-poll knows: draw only
+                pass
+        while thread.is_alive():
+            self.draw()
+            thread.join(self._min_gap)
 
     def _poll_clicks(self) -> None:
         """Let a Stop click through while the cell is still busy (needs jupyter-ui-poll)."""
@@ -132,4 +362,7 @@ class Progress:
             return
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, tuple):
+            bundle = bundle[0]
+        return {**(bundle or {}), "text/plain": self.state.text()}

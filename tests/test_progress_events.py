@@ -1,0 +1,175 @@
+"""Progress events: the model's tokens reach the progress view, Stop from the view stops a run,
+and the magics print lines where no widget can be drawn (no browser)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+from test_llm_strategy import SOURCE, ScriptedModel, make_inputs
+
+import workbench
+from workbench._settings import configure, get_settings
+from workbench._strategies._llm import LLMStrategy
+from workbench.llm._types import LLMCancelled
+from workbench.views._progress import STOPPED, ProgressState
+
+pytest.importorskip("ipywidgets")
+from workbench.views import Progress  # noqa: E402
+
+
+class StreamingModel(ScriptedModel):
+    """The scripted replies, sent a word at a time like a streaming server; honours cancel."""
+
+    kind = "streaming"
+
+    def __init__(self, delay: float = 0.001, on_piece=None) -> None:
+        super().__init__()
+        self.delay = delay
+        self.on_piece = on_piece
+        self.cancelled = 0
+
+    def _complete(self, request, *, on_token, cancel):
+        completions = super()._complete(request, on_token=None, cancel=None)
+        for piece in re.findall(r"\S+|\s+", completions[0].text):
+            if cancel is not None and cancel.is_set():
+                self.cancelled += 1
+                raise LLMCancelled("cancelled while generating")
+            if on_token is not None:
+                on_token(0, piece)
+            if self.on_piece is not None:
+                self.on_piece(piece)
+            time.sleep(self.delay)
+        return completions
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path):
+    before = get_settings().home
+    configure(home=str(tmp_path / "home"))
+    yield tmp_path / "home"
+    configure(home=before)
+
+
+def optimize_with(model, progress, stop=None, **kw):
+    return workbench.optimize(
+        SOURCE,
+        inputs=make_inputs,
+        strategies=[LLMStrategy(model, paths=3)],
+        sizes=[5, 50],
+        time_budget=0.05,
+        namespace={},
+        progress=progress,
+        stop=stop,
+        **kw,
+    )
+
+
+def test_streamed_tokens_show_in_the_progress_view_with_the_path_and_a_rate():
+    progress = Progress()
+    seen: list[str] = []
+
+    def on_event(event):
+        progress(event)
+        if event["kind"] == "tokens":
+            seen.append(progress._stream.value)
+
+    result = optimize_with(StreamingModel(delay=0.01), on_event)
+    state = progress.state
+    # every reasoning path's text arrived whole, under its name, plus the plan
+    assert set(state.streams) == {"plan", "numpy-dot", "broken-shift", "chatty"}
+    assert "return float(np.dot(x, x))" in state.streams["numpy-dot"]
+    assert state.tokens >= 60 and state.tokens_per_second and state.tokens_per_second > 0
+    assert "tokens" in progress._tokens.value and "tok/s" in progress._tokens.value
+    # while it streamed, the view named the path being written and showed its last line
+    shown = [v for v in seen if "the model is writing" in v]
+    assert shown and all(any(p in v for p in state.streams) for v in shown)
+    assert any("def sum_squares(x):" in v for v in shown)
+    # then the candidates ran, and the view counts them
+    assert len(result.candidates) == 3 and state.done == 3
+    assert progress._count.value == "3 / 3 candidates"
+    assert progress._stream.value == ""  # no stale model text while candidates run
+
+
+def test_token_redraws_are_throttled_to_about_ten_a_second():
+    progress = Progress(redraw_hz=10)
+    draws = []
+    real_draw = progress.draw
+    progress.draw = lambda: (draws.append(time.perf_counter()), real_draw())
+    started = time.perf_counter()
+    for i in range(400):  # 400 tokens in about 0.4 s
+        progress({"kind": "tokens", "stream": "p", "piece": f"w{i} "})
+        time.sleep(0.001)
+    seconds = time.perf_counter() - started
+    assert progress.state.tokens == 400
+    assert 1 <= len(draws) <= seconds * 10 + 2
+
+
+def test_stop_in_the_view_while_a_cell_runs_keeps_the_finished_candidates():
+    progress = Progress()
+
+    def on_event(event):
+        if event["kind"] == "done" and event["index"] == 0:
+            progress._button.click()  # what the user's click does, mid-run
+
+    def call(p, stop):
+        return optimize_with(StreamingModel(), lambda e: (p(e), on_event(e)), stop=stop)
+
+    result = progress.run_in_cell(call)  # no kernel here: it draws while the thread runs
+    assert [c.path for c in result.candidates] == ["numpy-dot"]  # the rest were skipped
+    assert any("stopped by the user" in n for n in result.notes)
+    assert progress.state.stopped and progress.state.phase == STOPPED
+    assert "stopped by you" in progress._phase.value
+    assert progress._bar.bar_style == "warning" and progress._button.disabled
+
+
+def test_stop_while_the_model_writes_cancels_the_requests_and_ends_cleanly():
+    progress = Progress()
+    words = []
+
+    def on_piece(piece):
+        words.append(piece)
+        if len(words) == 30:  # in the middle of writing code along the paths
+            progress.request_stop()
+
+    model = StreamingModel(on_piece=on_piece)
+    result = progress.run_in_cell(lambda p, stop: optimize_with(model, p, stop=stop))
+    assert model.cancelled >= 1
+    assert result.candidates == []
+    assert any("stopped by the user" in n for n in result.notes)
+    assert progress.state.phase == STOPPED
+
+
+def test_an_error_in_the_run_is_raised_and_shown():
+    progress = Progress()
+
+    def call(p, stop):
+        raise workbench.UsageError("say how to build inputs")
+
+    with pytest.raises(workbench.UsageError, match="build inputs"):
+        progress.run_in_cell(call)
+    assert progress.state.error and "failed: say how to build inputs" in progress._phase.value
+    assert progress._bar.bar_style == "danger"
+
+
+def test_generate_and_visualize_messages_become_the_phase_and_the_log():
+    state = ProgressState()
+    state.update("asking scripted-1 for 8 implementations and 8 test sets")
+    state.update({"kind": "generate", "strategy": "llm", "round": 1})
+    assert state.phase == "llm is writing candidates (refinement round 1)"
+    assert state.log == ["asking scripted-1 for 8 implementations and 8 test sets"]
+    assert "workbench: llm is writing candidates" in state.text()
+
+
+def test_without_widgets_the_magics_print_one_line_per_candidate(capsys):
+    from workbench._magics import _widgets_shown, _with_progress
+
+    assert not _widgets_shown()  # no kernel here: the terminal's printed lines
+    stop = threading.Event()
+    result = _with_progress("%%optimize", optimize_with, StreamingModel(), stop=stop)
+    out = capsys.readouterr().out
+    assert "workbench: llm is writing candidates..." in out
+    assert re.search(r"\[1/3\] llm\s+passed", out)
+    assert len(result.candidates) == 3
