@@ -184,9 +184,6 @@ def optimize(
     for strategy in strategy_objects:  # the LLM's text as it streams in, and Stop mid-request
         if hasattr(strategy, "watch"):
             strategy.watch(progress, stop)
-    for strategy in strategy_objects:  # the LLM's text as it streams in, and Stop mid-request
-        if hasattr(strategy, "watch"):
-            strategy.watch(progress, stop)
 
     store = SessionStore(settings.home)
     run_id = store.new_run(
