@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("id")
     sub.add_parser(
         "dashboard",
-        help="serve a session database in the browser (Panel), read-only",
+        help="serve a session database in the browser (Panel); label the tests of generate runs",
         add_help=False,
     )
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -1,13 +1,16 @@
-"""Standalone dashboard (Panel): any saved session database in a browser, read-only.
+"""Standalone dashboard (Panel): any saved session database in a browser.
 
-``workbench dashboard [SESSION_DB]`` calls ``main_dashboard``; ``serve_dashboard`` is the
-same from Python.
+``%%optimize`` runs show their candidates, code and timings; ``%%generate`` runs show the test
+labeller (the same ``LabellingModel`` as the notebook's), whose answers are saved in the
+database at once; ``read_only`` hides its buttons. ``workbench dashboard [SESSION_DB]`` calls
+``main_dashboard``; ``serve_dashboard`` is the same from Python.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import html
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from .._errors import UsageError, WorkbenchError, require
 from .._render import fmt_seconds
 from .._session import SessionStore
 from ._html import code_html, detail_html, diff_html, legend_html
+from ._labeller import LabellingModel
 from ._model import ExplorerModel, build_model
 
 
@@ -38,14 +42,11 @@ def _run_label(run: dict[str, Any]) -> str:
     )
 
 
+_COLUMNS = ("candidate", "made by", "result", "median", "reason")
+
+
 def _candidate_rows(model: ExplorerModel) -> dict[str, list[Any]]:
-    rows: dict[str, list[Any]] = {
-        "candidate": [],
-        "made by": [],
-        "result": [],
-        "median": [],
-        "reason": [],
-    }
+    rows: dict[str, list[Any]] = {column: [] for column in _COLUMNS}
     for node in model.nodes():
         rows["candidate"].append(node.id)
         rows["made by"].append(("  " * node.depth) + node.label.split(" · ")[0])
@@ -55,27 +56,102 @@ def _candidate_rows(model: ExplorerModel) -> dict[str, list[Any]]:
     return rows
 
 
-def dashboard_app(db_path: str | Path) -> Any:
-    """The Panel layout for one session database (build one per browser session)."""
+def _labelling_panel(pn: Any, db_path: Path, run_id: str, read_only: bool) -> Any:
+    """The test labeller for one generate run: the question, Right / Wrong / Skip, the ranking
+    and the pass matrix; each answer goes to the session database at once."""
+    from .._generate import load_generate_result
+    from ._matrix_plot import matrix_figure
+
+    try:
+        result = load_generate_result(run_id, str(db_path))
+    except WorkbenchError as exc:
+        return pn.pane.HTML(f"<p>{html.escape(str(exc))}</p>", sizing_mode="stretch_width")
+    model = LabellingModel(result)
+    question = pn.pane.HTML(sizing_mode="stretch_width", css_classes=["wb-question"])
+    message = pn.pane.HTML(sizing_mode="stretch_width", css_classes=["wb-message"])
+    ranking = pn.pane.HTML(sizing_mode="stretch_width", css_classes=["wb-ranking"])
+    matrix = pn.Column(sizing_mode="stretch_width")
+
+    def button(name: str, kind: str, tooltip: str, action: Any) -> Any:
+        made = pn.widgets.Button(
+            label=name,
+            color=kind,
+            description=tooltip,
+            css_classes=[f"wb-{name.lower()}"],
+            width=110,
+        )
+        made.on_click(lambda _event: (action(), draw()))
+        return made
+
+    right = button("Right", "success", "the test is right", lambda: model.answer(True))
+    wrong = button("Wrong", "danger", "the test is wrong", lambda: model.answer(False))
+    skip = button("Skip", "default", "not sure: ask another test", model.skip)
+
+    def draw() -> None:
+        for b in (right, wrong, skip):
+            b.disabled = not model.asking
+        question.object = model.prompt_html().replace(
+            "Press <b>Accept</b> to take the leading candidate",
+            "Accept the leading candidate in the notebook: <code>%wb resume "
+            f"{html.escape(run_id)}</code>, then <code>_.accept()</code>",
+        )
+        message.object = model.message
+        ranking.object = model.ranking_html()
+        matrix.objects = [pn.pane.Bokeh(matrix_figure(result))]
+
+    draw()
+    if read_only:
+        note = (
+            "<div style='color:#57606a'>read-only: start the dashboard without --read-only "
+            "to answer.</div>"
+        )
+        controls = pn.pane.HTML(note)
+    else:
+        controls = pn.Row(right, wrong, skip)
+    return pn.Column(
+        pn.pane.HTML(model.intro_html(), sizing_mode="stretch_width"),
+        question,
+        controls,
+        message,
+        ranking,
+        pn.pane.HTML("<h4 style='margin:8px 0 0 0'>Which candidate passes which test</h4>"),
+        matrix,
+        sizing_mode="stretch_width",
+        css_classes=["wb-labeller"],
+    )
+
+
+def dashboard_app(db_path: str | Path, *, read_only: bool = False) -> Any:
+    """The Panel layout for one session database (build one per browser session).
+    ``read_only`` shows the labelling questions of generate runs without answer buttons."""
     pn = require("panel", "ui", "the dashboard")
     import pandas as pd
 
     from ._timing_plot import timing_figure
 
-    store = SessionStore(_session_path(db_path))
-    runs = [r for r in store.runs() if r["kind"] == "optimize"][::-1]  # newest first
+    path = _session_path(db_path)
+    store = SessionStore(path)
+    kinds = ("optimize", "generate")
+    runs = [r for r in store.runs() if r["kind"] in kinds][::-1]  # newest first
+    mode = (
+        "read-only" if read_only else "labels you give to %%generate runs are saved in it at once"
+    )
     header = pn.pane.HTML(
         f"<h2 style='margin:0'>Workbench sessions</h2><div style='color:#57606a'>{store.path}"
-        " (read-only). Pick a run, then a candidate in the table to see its code.</div>",
+        f" ({mode}). Pick a run: an %%optimize run shows its candidates (pick one in the table "
+        "to see its code), a %%generate run asks you about its tests.</div>",
         sizing_mode="stretch_width",
     )
     if not runs:
-        return pn.Column(header, pn.pane.HTML("<p>No %%optimize runs saved here yet.</p>"))
+        return pn.Column(
+            header, pn.pane.HTML("<p>No %%optimize or %%generate runs saved here yet.</p>")
+        )
     run_select = pn.widgets.Select(
         label="Run", options={_run_label(r): r["id"] for r in runs}, width=900
     )
+    kind_of = {r["id"]: r["kind"] for r in runs}
     table = pn.widgets.Tabulator(
-        pd.DataFrame(_candidate_rows(build_model(store.run(runs[0]["id"])))),
+        pd.DataFrame({column: [] for column in _COLUMNS}),
         disabled=True,
         selectable=1,
         show_index=False,
@@ -101,6 +177,10 @@ def dashboard_app(db_path: str | Path) -> Any:
         code.object = code_html(node.code)
 
     def show_run(run_id: str) -> None:
+        if kind_of[run_id] == "generate":
+            body.objects = [_labelling_panel(pn, path, run_id, read_only)]
+            return
+        body.objects = optimize_view
         model = build_model(store.run(run_id))
         state["model"] = model
         table.value = pd.DataFrame(_candidate_rows(model))
@@ -119,29 +199,33 @@ def dashboard_app(db_path: str | Path) -> Any:
         if event.new:
             show_candidate(table.value["candidate"].iloc[event.new[0]])
 
-    run_select.param.watch(lambda event: show_run(event.new), "value")
-    table.param.watch(on_selection, "selection")
-    show_run(run_select.value)
-    return pn.Column(
-        header,
-        run_select,
+    optimize_view = [
         pn.pane.HTML(legend_html()),
         table,
         pn.Row(detail, pn.Tabs(("Diff", diff), ("Full code", code)), sizing_mode="stretch_width"),
         pn.pane.HTML("<h3 style='margin:8px 0 0 0'>Timings</h3>"),
         plot,
-        sizing_mode="stretch_width",
-    )
+    ]
+    body = pn.Column(sizing_mode="stretch_width")
+    run_select.param.watch(lambda event: show_run(event.new), "value")
+    table.param.watch(on_selection, "selection")
+    show_run(run_select.value)
+    return pn.Column(header, run_select, body, sizing_mode="stretch_width")
 
 
 def serve_dashboard(
-    db_path: str | Path, port: int = 5006, show: bool = False, address: str = "127.0.0.1"
+    db_path: str | Path,
+    port: int = 5006,
+    show: bool = False,
+    address: str = "127.0.0.1",
+    *,
+    read_only: bool = False,
 ) -> None:
     """Serve the dashboard for ``db_path`` on ``address:port`` until interrupted."""
     pn = require("panel", "ui", "the dashboard")
     path = _session_path(db_path)  # fail now, not on the first page view
     pn.serve(
-        {"/": lambda: dashboard_app(path)},
+        {"/": lambda: dashboard_app(path, read_only=read_only)},
         port=port,
         address=address,
         show=show,
@@ -153,9 +237,10 @@ def serve_dashboard(
 
 
 def main_dashboard(argv: list[str] | None = None) -> int:
-    """``workbench dashboard [SESSION_DB] [--port N] [--show]``."""
+    """``workbench dashboard [SESSION_DB] [--port N] [--show] [--read-only]``."""
     parser = argparse.ArgumentParser(
-        prog="workbench dashboard", description="Browse saved sessions in a browser (read-only)."
+        prog="workbench dashboard",
+        description="Browse saved sessions in a browser, and label the tests of generate runs.",
     )
     parser.add_argument(
         "session_db",
@@ -166,10 +251,21 @@ def main_dashboard(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5006, help="port to serve on (default 5006)")
     parser.add_argument("--address", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--show", action="store_true", help="open a browser tab")
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="only look: the labelling questions show without answer buttons",
+    )
     args = parser.parse_args(argv)
     try:
         print(f"workbench dashboard: http://{args.address}:{args.port}/  (Ctrl-C stops it)")
-        serve_dashboard(args.session_db, port=args.port, show=args.show, address=args.address)
+        serve_dashboard(
+            args.session_db,
+            port=args.port,
+            show=args.show,
+            address=args.address,
+            read_only=args.read_only,
+        )
     except WorkbenchError as exc:
         print(f"workbench: {exc}")
         return 2

@@ -1,6 +1,9 @@
-"""The test labeller (ipywidgets, ConAIR-style): asks about the test that best separates the
-leading candidate groups, with Right / Wrong / Skip buttons; each answer is saved to the
-session at once, and the ranking table and the pass matrix heatmap are redrawn."""
+"""The test labeller (ConAIR-style): asks about the test that best separates the leading
+candidate groups, with Right / Wrong / Skip buttons; each answer is saved to the session at
+once, and the ranking table and the pass matrix heatmap are redrawn.
+
+``LabellingModel`` holds what the labeller asks and shows, as HTML, with no UI library: the
+ipywidgets ``LabellingView`` and the Panel dashboard both draw it."""
 
 from __future__ import annotations
 
@@ -17,56 +20,19 @@ if TYPE_CHECKING:
 _CELL = "text-align:left;padding:2px 10px 2px 0;vertical-align:top"
 
 
-class LabellingView:
-    """Test labeller for a ``GenerateResult``; display ``.widget`` (or the object itself)."""
+class LabellingModel:
+    """The labeller's state and actions for a ``GenerateResult``: the question to ask (skipped
+    tests left out), answering it (saved at once, re-ranked), and the HTML the views show."""
 
-    def __init__(self, result: GenerateResult, *, plot: bool = True, leading: int = 5) -> None:
-        widgets = require("ipywidgets", "ui", "the test labeller")
+    def __init__(self, result: GenerateResult, *, leading: int = 5) -> None:
         if not hasattr(result, "next_test_to_label") or not hasattr(result, "label"):
             raise UsageError("labeller takes the result of generate(...) or %%generate")
         self.result = result
         self.leading = leading
-        self.plot = plot
         self.skipped: set[int] = set()
         self.question: LabelQuestion | None = None
-
-        self._question = widgets.HTML()
-        self._question.add_class("wb-question")
-        self.right = self._button(widgets, "Right", "check", "success", "the test is right")
-        self.wrong = self._button(widgets, "Wrong", "times", "danger", "the test is wrong")
-        self.skip = self._button(widgets, "Skip", "forward", "", "not sure: ask another test")
-        self.accept_button = self._button(
-            widgets, "Accept", "check-circle", "primary", "bind the leading candidate"
-        )
-        self.right.on_click(lambda _b: self.answer(True))
-        self.wrong.on_click(lambda _b: self.answer(False))
-        self.skip.on_click(lambda _b: self.skip_question())
-        self.accept_button.on_click(lambda _b: self.accept())
-        self._ranking = widgets.HTML()
-        self._ranking.add_class("wb-ranking")
-        self._matrix = widgets.HTML()
-        self._matrix.add_class("wb-matrix")
-        self._message = widgets.HTML()
-        self._message.add_class("wb-message")
-        header = widgets.HTML(
-            f"<h3 style='margin:4px 0'>Label tests for <code>{html.escape(result.entry)}</code>"
-            "</h3><div style='color:#57606a'>The candidates disagree on some generated tests. "
-            "Say whether the test below is <b>right</b> (matches your spec) or <b>wrong</b>: "
-            "candidates that contradict your answer drop in the ranking. Every answer is saved "
-            "at once.</div>"
-        )
-        buttons = widgets.HBox([self.right, self.wrong, self.skip, self.accept_button])
-        self.widget = widgets.VBox(
-            [header, self._question, buttons, self._message, self._ranking, self._matrix]
-        )
-        self.widget.add_class("wb-labeller")
+        self.message = ""  # what the last action did, as HTML
         self.refresh()
-
-    @staticmethod
-    def _button(widgets: Any, text: str, icon: str, style: str, tooltip: str) -> Any:
-        button = widgets.Button(description=text, icon=icon, button_style=style, tooltip=tooltip)
-        button.add_class(f"wb-{text.lower()}")
-        return button
 
     # -- actions -----------------------------------------------------------------------
     def next_question(self) -> LabelQuestion | None:
@@ -83,17 +49,20 @@ class LabellingView:
         chosen = shadow.next_test_to_label()
         return LabelQuestion(chosen, self.result.candidates) if chosen is not None else None
 
+    def refresh(self) -> None:
+        """Choose the question to ask now."""
+        self.question = self.next_question()
+
     def answer(self, correct: bool) -> None:
         """Label the current test right (True) or wrong (False): saved at once, re-ranked."""
         if self.question is None:
             return
         test = self.question.test
         self.result.label(test, correct)
-        verdict = "right" if correct else "wrong"
-        self._say(f"saved: test {test} is {verdict}")
+        self._say(f"saved: test {test} is {'right' if correct else 'wrong'}")
         self.refresh()
 
-    def skip_question(self) -> None:
+    def skip(self) -> None:
         """Move on without a label."""
         if self.question is None:
             return
@@ -102,40 +71,44 @@ class LabellingView:
         self.refresh()
 
     def accept(self) -> None:
+        """Bind the leading candidate (in the result's namespace) and record it."""
         try:
             chosen = self.result.accept()
         except UsageError as exc:
-            self._say(f"cannot accept: {exc}", error=True)
+            self._say(f"cannot accept: {html.escape(str(exc))}", error=True)
             return
         self._say(f"accepted {chosen.id}: <code>{html.escape(self.result.entry)}</code> is bound")
         self.refresh()
 
-    # -- drawing -----------------------------------------------------------------------
     def _say(self, text: str, *, error: bool = False) -> None:
         colour = "#cf222e" if error else "#1a7f37"
-        self._message.value = f"<div style='color:{colour}'>{text}</div>"
+        self.message = f"<div style='color:{colour}'>{text}</div>"
 
-    def refresh(self) -> None:
-        """Ask the next question and redraw the ranking and the heatmap."""
-        self.question = self.next_question()
-        asking = self.question is not None
-        for button in (self.right, self.wrong, self.skip):
-            button.disabled = not asking
-        self.accept_button.disabled = self.result.best is None
-        if asking:
-            assert self.question is not None
-            self._question.value = self.question_html(self.question)
-        else:
-            reason = self.result.stop_reason or "no test left to ask"
-            if self.skipped and self.result.next_test_to_label() is not None:
-                reason = "every remaining question was skipped"
-            self._question.value = (
-                f"<div class='wb-done'><b>done: {html.escape(reason)}</b>. Press <b>Accept</b> "
-                "to take the leading candidate.</div>"
-            )
-        self._ranking.value = self.ranking_html()
-        if self.plot:
-            self._matrix.value = matrix_iframe_html(self.result)
+    # -- what the views show -------------------------------------------------------------
+    @property
+    def asking(self) -> bool:
+        return self.question is not None
+
+    def intro_html(self) -> str:
+        return (
+            f"<h3 style='margin:4px 0'>Label tests for <code>{html.escape(self.result.entry)}"
+            "</code></h3><div style='color:#57606a'>The candidates disagree on some generated "
+            "tests. Say whether the test below is <b>right</b> (matches your spec) or "
+            "<b>wrong</b>: candidates that contradict your answer drop in the ranking. Every "
+            "answer is saved at once.</div>"
+        )
+
+    def prompt_html(self) -> str:
+        """The question, or why there is none left."""
+        if self.question is not None:
+            return self.question_html(self.question)
+        reason = self.result.stop_reason or "no test left to ask"
+        if self.skipped and self.result.next_test_to_label() is not None:
+            reason = "every remaining question was skipped"
+        return (
+            f"<div class='wb-done'><b>done: {html.escape(reason)}</b>. Press <b>Accept</b> "
+            "to take the leading candidate.</div>"
+        )
 
     def question_html(self, question: LabelQuestion) -> str:
         """The test and what each leading group returns for it, and whether that passes."""
@@ -204,6 +177,95 @@ class LabellingView:
             "<h4 style='margin:8px 0 2px 0'>Ranking (best first)</h4>"
             f"<table class='wb-ranking-table'><tr>{head}</tr>{''.join(rows)}</table>{accepted}"
         )
+
+
+class LabellingView:
+    """Test labeller for a ``GenerateResult`` (ipywidgets); display ``.widget`` (or the object
+    itself). The state and the HTML are ``self.model``'s (a ``LabellingModel``)."""
+
+    def __init__(self, result: GenerateResult, *, plot: bool = True, leading: int = 5) -> None:
+        widgets = require("ipywidgets", "ui", "the test labeller")
+        self.model = LabellingModel(result, leading=leading)
+        self.result = result
+        self.plot = plot
+
+        self._question = widgets.HTML()
+        self._question.add_class("wb-question")
+        self.right = self._button(widgets, "Right", "check", "success", "the test is right")
+        self.wrong = self._button(widgets, "Wrong", "times", "danger", "the test is wrong")
+        self.skip = self._button(widgets, "Skip", "forward", "", "not sure: ask another test")
+        self.accept_button = self._button(
+            widgets, "Accept", "check-circle", "primary", "bind the leading candidate"
+        )
+        self.right.on_click(lambda _b: self.answer(True))
+        self.wrong.on_click(lambda _b: self.answer(False))
+        self.skip.on_click(lambda _b: self.skip_question())
+        self.accept_button.on_click(lambda _b: self.accept())
+        self._ranking = widgets.HTML()
+        self._ranking.add_class("wb-ranking")
+        self._matrix = widgets.HTML()
+        self._matrix.add_class("wb-matrix")
+        self._message = widgets.HTML()
+        self._message.add_class("wb-message")
+        header = widgets.HTML(self.model.intro_html())
+        buttons = widgets.HBox([self.right, self.wrong, self.skip, self.accept_button])
+        self.widget = widgets.VBox(
+            [header, self._question, buttons, self._message, self._ranking, self._matrix]
+        )
+        self.widget.add_class("wb-labeller")
+        self.refresh()
+
+    @staticmethod
+    def _button(widgets: Any, text: str, icon: str, style: str, tooltip: str) -> Any:
+        button = widgets.Button(description=text, icon=icon, button_style=style, tooltip=tooltip)
+        button.add_class(f"wb-{text.lower()}")
+        return button
+
+    @property
+    def question(self) -> LabelQuestion | None:
+        return self.model.question
+
+    @property
+    def skipped(self) -> set[int]:
+        return self.model.skipped
+
+    def next_question(self) -> LabelQuestion | None:
+        return self.model.next_question()
+
+    def answer(self, correct: bool) -> None:
+        """Label the current test right (True) or wrong (False): saved at once, re-ranked."""
+        self.model.answer(correct)
+        self._draw()
+
+    def skip_question(self) -> None:
+        """Move on without a label."""
+        self.model.skip()
+        self._draw()
+
+    def accept(self) -> None:
+        self.model.accept()
+        self._draw()
+
+    def refresh(self) -> None:
+        """Ask the next question and redraw the ranking and the heatmap."""
+        self.model.refresh()
+        self._draw()
+
+    def _draw(self) -> None:
+        for button in (self.right, self.wrong, self.skip):
+            button.disabled = not self.model.asking
+        self.accept_button.disabled = self.result.best is None
+        self._question.value = self.model.prompt_html()
+        self._message.value = self.model.message
+        self._ranking.value = self.model.ranking_html()
+        if self.plot:
+            self._matrix.value = matrix_iframe_html(self.result)
+
+    def question_html(self, question: LabelQuestion) -> str:
+        return self.model.question_html(question)
+
+    def ranking_html(self) -> str:
+        return self.model.ranking_html()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
