@@ -114,7 +114,6 @@ def _labelling_panel(pn: Any, db_path: Path, run_id: str, read_only: bool) -> An
         controls,
         message,
         ranking,
-        pn.pane.HTML("<h4 style='margin:8px 0 0 0'>Which candidate passes which test</h4>"),
         matrix,
         sizing_mode="stretch_width",
         css_classes=["wb-labeller"],

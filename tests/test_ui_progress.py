@@ -1,0 +1,170 @@
+"""Real-browser tests: the progress widget of a running %%optimize cell in JupyterLab (the
+model's text streaming in, candidates counted, Stop while the cell is busy), and labelling a
+generate run's tests in the standalone dashboard. Screenshots go to $WORKBENCH_SCREENSHOT_DIR."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_ui_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    _free_port,
+    _screenshot,
+    _stop,
+    _wait_http,
+    jupyterlab,
+    sync_api,
+)
+
+from workbench._session import SessionStore
+
+pytestmark = pytest.mark.ui
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+SETUP = """%load_ext workbench
+import sys
+sys.path.insert(0, {tests!r})
+from workbench._settings import configure
+configure(home={home!r})
+from workbench.llm import _active
+from test_llm_strategy import make_inputs
+from test_progress_events import StreamingModel
+# a scripted model that sends its replies a word at a time, as a streaming server does
+_active._active = StreamingModel(delay=0.03)
+slow = [
+    "import time\\nimport numpy as np\\ndef sum_squares(x):\\n    time.sleep(0.2)\\n"
+    f"    return float(np.dot(x, x)) + 0 * {{k}}\\n" for k in range(6)
+]"""
+OPTIMIZE = """%%optimize --inputs make_inputs --strategies llm --rounds 1 --sizes 5,50 --time-budget 0.1{extra}
+def sum_squares(x):
+    total = 0.0
+    for i in range(len(x)):
+        total += x[i] * x[i]
+    return total
+"""
+
+
+def test_optimize_cell_shows_streaming_progress_then_finishes_and_stops(browser, tmp_path):
+    home = tmp_path / "nb" / ".workbench"
+    cells = [
+        SETUP.format(tests=str(TESTS_DIR), home=str(home)),
+        OPTIMIZE.format(extra=""),
+        OPTIMIZE.format(extra=" --candidates slow"),
+    ]
+    with jupyterlab(tmp_path, "progress.ipynb", cells) as url:
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        page.goto(url)
+        page.wait_for_function(
+            "() => window.jupyterapp && jupyterapp.shell.currentWidget"
+            " && jupyterapp.shell.currentWidget.sessionContext?.session?.kernel",
+            timeout=60_000,
+        )
+        page.wait_for_timeout(1000)
+        no_news = page.get_by_role("button", name="No", exact=True)
+        if no_news.count():
+            no_news.first.click()
+        page.evaluate("jupyterapp.commands.execute('notebook:run-all-cells')")
+        first = page.locator(".wb-progress").first
+        # the model's text arrives while the cell runs: the path it writes and its last lines
+        stream = first.locator(".wb-stream pre")
+        stream.wait_for(timeout=90_000)
+        sync_api.expect(first.locator(".wb-stream")).to_contain_text("the model is writing")
+        sync_api.expect(first.locator(".wb-tokens")).to_contain_text("tokens", timeout=10_000)
+        _screenshot(page, "7-progress-model-writing")
+        # then the candidates are counted as they finish ...
+        sync_api.expect(first.locator(".wb-count")).to_contain_text("/ 3 candidates")
+        # ... and the widget says it is done, with every candidate counted
+        sync_api.expect(first.locator(".wb-phase")).to_contain_text("done", timeout=60_000)
+        sync_api.expect(first.locator(".wb-count")).to_have_text("3 / 3 candidates")
+        first.scroll_into_view_if_needed()
+        _screenshot(page, "8-progress-done")
+
+        # the second cell has nine candidates: Stop after the first, while the cell is busy
+        second = page.locator(".wb-progress").nth(1)
+        sync_api.expect(second.locator(".wb-count")).to_contain_text("1 / 9", timeout=90_000)
+        second.locator("button.wb-stop, .wb-stop button").first.click()
+        sync_api.expect(second.locator(".wb-phase")).to_contain_text(
+            "stopped by you", timeout=60_000
+        )
+        second.scroll_into_view_if_needed()
+        _screenshot(page, "9-progress-stopped")
+        done = int(second.locator(".wb-count").inner_text().split("/")[0])
+        assert 1 <= done < 9
+        runs = SessionStore(home).runs()
+        assert len(runs) == 2
+        stopped = SessionStore(home).run(runs[-1]["id"])
+        assert len(stopped["candidates"]) == done
+        assert any("stopped by the user" in n for n in stopped["notes"])
+        page.close()
+
+
+def _wait_for_the_next_question(page, asked: str) -> None:
+    """Until the dashboard asks another test or says it is done (Panel draws in shadow DOM,
+    which Playwright's locators see into and document.querySelector does not)."""
+    for _ in range(300):
+        if page.locator(".wb-done").count():
+            return
+        shown = page.locator(".wb-question pre")
+        if shown.count() and shown.first.inner_text().strip() != asked:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the dashboard still asks {asked!r}")
+
+
+def test_dashboard_labels_a_generate_run_into_the_session_db(browser, tmp_path):
+    sys.path.insert(0, str(TESTS_DIR))
+    from test_generate import LOWER_ONLY, RIGHT, TRUTH, run
+    from test_ui_labeller import TESTS
+
+    from workbench._settings import configure, get_settings
+
+    before = get_settings().home
+    configure(home=str(tmp_path / "home"))
+    try:
+        result = run([*RIGHT[:2], *LOWER_ONLY], TESTS, label_budget=3)
+    finally:
+        configure(home=before)
+    db = tmp_path / "home" / "sessions.db"
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "workbench.views._dashboard", str(db), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/", server)
+        page = browser.new_page(viewport={"width": 1300, "height": 1100})
+        page.goto(f"http://127.0.0.1:{port}/")
+        sync_api.expect(page.locator("select").first).to_contain_text(result.run_id, timeout=30_000)
+        question = page.locator(".wb-question pre").first
+        question.wait_for(timeout=30_000)
+        page.locator("canvas").first.wait_for(state="attached", timeout=30_000)
+        page.wait_for_timeout(500)
+        _screenshot(page, "10-dashboard-labelling")
+        answered: dict[str, bool] = {}
+        while not page.locator(".wb-done").count():
+            source = question.inner_text().strip()
+            answered[source] = TRUTH[source]
+            page.locator(".wb-right button" if TRUTH[source] else ".wb-wrong button").click()
+            _wait_for_the_next_question(page, source)
+            assert len(answered) <= 3
+        assert SessionStore(db).run(result.run_id)["labels"] == answered
+        sync_api.expect(page.locator(".wb-message").first).to_contain_text("saved")
+        page.wait_for_timeout(500)
+        _screenshot(page, "11-dashboard-labelled")
+        page.close()
+    finally:
+        _stop(server)
