@@ -347,3 +347,16 @@ def test_visualize_view_draws_a_column_per_path_and_accept_reports_a_failing_scr
     assert final_accept.disabled  # the final has no code
     assert view.accept(0) is None and "plot" in view._message.value  # NameError: plot
     assert view.refine("", "final") is False and "say what to change" in view._message.value
+
+
+def test_the_timing_plot_is_drawn_when_asked_for(real_result):
+    pytest.importorskip("bokeh")
+    pytest.importorskip("ipywidgets")
+    from workbench.views import Explorer
+
+    view = Explorer(real_result, namespace={})
+    (button,) = view._plot_slot.children
+    assert "wb-show-timings" in button._dom_classes  # no BokehJS in the notebook until asked
+    button.click()
+    (box,) = view._plot_slot.children
+    assert "wb-timing-plot" in box.children[1].value

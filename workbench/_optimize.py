@@ -289,6 +289,7 @@ def refine_result(
     hint: str | None = None,
     candidate: str | None = None,
     rounds: int = 1,
+    progress: Progress | None = None,
 ) -> OptimizeResult:
     """One or more further LLM rounds of the same session run (``OptimizeResult.refine``)."""
     run = getattr(result, "_live", None)
@@ -321,6 +322,11 @@ def refine_result(
 
         refiners = [LLMStrategy()]
         run.strategies = [*run.strategies, *refiners]
+    # events go to this call's progress, not to the finished one of the first run
+    run.emit = progress or (lambda event: None)
+    for strategy in run.strategies:
+        if hasattr(strategy, "watch"):
+            strategy.watch(progress, run.stop)
     started = time.perf_counter()
     store = run.store
     store.update_run(result.run_id, status="running", finished=None)

@@ -222,14 +222,20 @@ class OptimizeResult:
         return chosen
 
     def refine(
-        self, hint: str | None = None, candidate: str | None = None, rounds: int = 1
+        self,
+        hint: str | None = None,
+        candidate: str | None = None,
+        rounds: int = 1,
+        *,
+        progress: Any = None,
     ) -> OptimizeResult:
         """More LLM rounds in the same session run, with your ``hint``: on ``candidate`` (an
         id) alone, or on the best and failed ones. New candidates are added to this result
-        (children of what they refine) and recorded; returns this result."""
+        (children of what they refine) and recorded; returns this result. ``progress``
+        receives the same events as ``optimize``'s."""
         from ._optimize import refine_result
 
-        return refine_result(self, hint=hint, candidate=candidate, rounds=rounds)
+        return refine_result(self, hint=hint, candidate=candidate, rounds=rounds, progress=progress)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -91,6 +91,7 @@ class Explorer:
             layout=widgets.Layout(width="62%", padding="0 0 0 12px"),
         )
         self._plot = plot
+        self._plot_shown = False
         self._plot_slot = widgets.VBox()
         self._draw_plot()
         self.widget = widgets.VBox([header, widgets.HBox([self._tree, detail]), self._plot_slot])
@@ -139,9 +140,24 @@ class Explorer:
             + legend_html()
         )
 
-    def _draw_plot(self) -> None:
-        if self._plot and any(node.timing for node in self.model.nodes()):
+    def _draw_plot(self, show: bool = False) -> None:
+        if not self._plot or not any(node.timing for node in self.model.nodes()):
+            return
+        if show or self._plot_shown:
+            self._plot_shown = True
             self._plot_slot.children = [self._plot_widget()]
+            return
+        # drawn on request: the plot page carries BokehJS (megabytes) into the notebook
+        widgets = require("ipywidgets", "ui", "the candidate explorer")
+        button = widgets.Button(
+            description="Show the timing plot",
+            icon="bar-chart",
+            tooltip="every timed call of the reference and the candidates, and the speedups",
+            layout=widgets.Layout(width="auto", margin="8px 0 0 0"),
+        )
+        button.add_class("wb-show-timings")
+        button.on_click(lambda _b: self._draw_plot(show=True))
+        self._plot_slot.children = [button]
 
     def _plot_widget(self) -> Any:
         widgets = require("ipywidgets", "ui", "the candidate explorer")

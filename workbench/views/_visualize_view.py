@@ -92,7 +92,12 @@ class VisualizeView:
         ]
         widgets = require("ipywidgets", "ui", "the visualize view")
         if result.final is not None:
-            label = "Refined plot" if result.rounds else "Aggregated plot"
+            hint = result.final.hint
+            label = (
+                f"Refined plot <small style='color:#57606a'>(you asked: {html.escape(hint)})</small>"
+                if hint
+                else "Aggregated plot <small style='color:#57606a'>(combines the paths)</small>"
+            )
             self._final.children = [
                 widgets.HTML(f"<h4 style='margin:10px 0 2px 0'>{label}</h4>"),
                 self._cell(result.final, "Final", "final", "60%"),
