@@ -230,7 +230,7 @@ def _record_exchanges(path: Path) -> dict[str, str]:
 
 
 def _open_and_run_all(browser, url: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
     page.goto(url)
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     page.wait_for_function(
@@ -240,6 +240,11 @@ def _open_and_run_all(browser, url: str):
     page.wait_for_timeout(1000)
     page.evaluate("jupyterapp.commands.execute('notebook:run-all-cells')")
     return page
+
+
+def _scroll_to(page, selector: str) -> None:
+    """Scroll the notebook so that ``selector``'s top is at the top of the view."""
+    page.locator(selector).first.evaluate("e => e.scrollIntoView({block: 'start'})")
 
 
 def _dismiss_news(page) -> None:
@@ -286,6 +291,7 @@ def test_optimize_shows_the_explorer_which_refines_with_a_hint_and_accepts(brows
         sync_api.expect(page.locator(".wb-exchange .wb-prompt")).to_contain_text("shortcut")
         sync_api.expect(page.locator(".wb-exchange .wb-reply")).to_contain_text("return 0.0")
         page.fill(".wb-hint input", HINT)
+        _scroll_to(page, ".wb-explorer")
         _screenshot(page, "1-explorer-failed-candidate-and-its-exchange")
 
         page.click("button.wb-refine")
@@ -301,11 +307,12 @@ def test_optimize_shows_the_explorer_which_refines_with_a_hint_and_accepts(brows
         page.click(".wb-exchange summary")
         sync_api.expect(page.locator(".wb-exchange .wb-prompt")).to_contain_text(HINT)
         sync_api.expect(page.locator(".wb-diff")).to_contain_text("math.fsum")
+        _scroll_to(page, ".wb-explorer")
         _screenshot(page, "2-explorer-refined-child")
 
         page.click("button.wb-accept")
         page.wait_for_selector(".wb-message:has-text('accepted')", timeout=30_000)
-        page.locator(".wb-explorer").scroll_into_view_if_needed()
+        _scroll_to(page, ".wb-explorer button.wb-accept")
         _screenshot(page, "3-explorer-accepted")
 
         _run_last_cell(page)
@@ -352,6 +359,7 @@ def test_visualize_shows_the_paths_side_by_side_and_refines_the_final(browser, t
         first, second = grid.nth(0).bounding_box(), grid.nth(1).bounding_box()
         assert abs(first["y"] - second["y"]) < 5 and second["x"] > first["x"]  # side by side
         sync_api.expect(page.locator(".wb-visualize-final")).to_contain_text("Aggregated plot")
+        _scroll_to(page, ".wb-visualize")
         _screenshot(page, "5-visualize-grid")
 
         page.fill(".wb-visualize .wb-hint input", "log scale on the y axis, larger font")
@@ -363,7 +371,7 @@ def test_visualize_shows_the_paths_side_by_side_and_refines_the_final(browser, t
         sync_api.expect(page.locator(".wb-visualize .wb-message")).to_contain_text(
             "accepted final", timeout=30_000
         )
-        page.locator(".wb-visualize-final").scroll_into_view_if_needed()
+        _scroll_to(page, ".wb-visualize-final")
         _screenshot(page, "6-visualize-refined-and-accepted")
         (run,) = SessionStore(tmp_path / "nb" / ".workbench").runs()
         assert run["accepted"].startswith("refine-")  # the refined final

@@ -211,7 +211,12 @@ class Explorer:
             if passed
             else "only a candidate that passed verification can be accepted"
         )
-        self._message.value = ""
+        self._message.value = (
+            ""
+            if passed
+            else "<span style='color:#57606a'>it did not pass, so it cannot be accepted:"
+            " refine it below, or pick a green one</span>"
+        )
         self._refresh_labels()
         return self.selected
 

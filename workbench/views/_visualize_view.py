@@ -48,8 +48,8 @@ class VisualizeView:
             "<div style='color:#57606a'>The model read your request in "
             f"{len(result.paths)} different ways (one per column), wrote a script for each and"
             " drew it; ✔ means the figure checks passed (it ran, has labels, draws data). The"
-            " aggregated plot below combines them. <b>Accept</b> puts a script into your"
-            " notebook as the next cell and runs it.</div>"
+            " aggregated plot below combines them. <b>Accept</b> runs a script in your"
+            " notebook.</div>"
         )
         refine_row = widgets.HBox([self._hint, widgets.Label("change"), self._which, self._refine])
         self.widget = widgets.VBox(
@@ -74,8 +74,10 @@ class VisualizeView:
             description=f"Accept {title.lower()}",
             icon="check",
             button_style="success",
-            disabled=attempt.code is None,
-            tooltip="put this script into the next cell of your notebook and run it",
+            disabled=attempt.code is None or not attempt.facts.executed,
+            tooltip="run this script in your notebook"
+            if attempt.facts.executed
+            else "this script failed: refine it (below) or accept another",
         )
         accept.add_class("wb-accept")
         accept.add_class(f"wb-accept-{which}")
@@ -120,8 +122,8 @@ class VisualizeView:
             return None
         self.accepted = "final" if which in (None, "final") else f"path {which}"
         self._message.value = (
-            f"<span style='color:#1a7f37'>accepted {self.accepted}: its script is in the next"
-            " cell and has run in your notebook</span>"
+            f"<span style='color:#1a7f37'>accepted {self.accepted}: its script has run in your"
+            " notebook (its code is under <i>code</i> above)</span>"
         )
         return code
 
