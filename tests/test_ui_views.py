@@ -360,3 +360,16 @@ def test_the_timing_plot_is_drawn_when_asked_for(real_result):
     button.click()
     (box,) = view._plot_slot.children
     assert "wb-timing-plot" in box.children[1].value
+
+
+def test_a_visualize_result_displays_as_the_image_grid_in_a_kernel(shell, monkeypatch):
+    pytest.importorskip("ipywidgets")
+    from workbench._visualize import FigureFacts, PlotAttempt, VisualizeResult
+    from workbench.views._display import WIDGET_MIME
+
+    path = PlotAttempt("path-0", "bars", "plot()", None, FigureFacts(n_figures=1))
+    result = VisualizeResult("revenue", "df", [path], None, namespace={})
+    assert WIDGET_MIME not in shell.display_formatter.format(result)[0]
+    monkeypatch.setattr(shell, "kernel", object(), raising=False)
+    data, _ = shell.display_formatter.format(result)
+    assert data[WIDGET_MIME]["model_id"] and "Path 0" in data["text/html"]
