@@ -3,6 +3,7 @@ and the magics print lines where no widget can be drawn (no browser)."""
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 import time
@@ -85,12 +86,19 @@ def test_streamed_tokens_show_in_the_progress_view_with_the_path_and_a_rate():
     assert "tokens" in progress._tokens.value and "tok/s" in progress._tokens.value
     # while it streamed, the view named the path being written and showed its last line
     shown = [v for v in seen if "the model is writing" in v]
-    assert shown and all(any(p in v for p in state.streams) for v in shown)
-    assert any("def sum_squares(x):" in v for v in shown)
+    assert shown and any("path numpy-dot" in v for v in shown)
+    for view in shown:  # one row per reply being written: its name and its last line so far
+        rows = html.unescape(re.sub("<[^>]+>", "", view.split("<pre", 1)[1].split(">", 1)[1]))
+        for row in rows.splitlines():
+            what, line = (part.strip() for part in row.split("│"))
+            assert line in state.streams[what.removeprefix("path ")]
     # then the candidates ran, and the view counts them
     assert len(result.candidates) == 3 and state.done == 3
     assert progress._count.value == "3 / 3 candidates"
     assert progress._stream.value == ""  # no stale model text while candidates run
+    progress.finish()
+    assert "done: 3 candidates checked" in progress._phase.value
+    assert progress._button.layout.display == "none"
 
 
 def test_token_redraws_are_throttled_to_about_ten_a_second():

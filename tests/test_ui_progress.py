@@ -76,18 +76,21 @@ def test_optimize_cell_shows_streaming_progress_then_finishes_and_stops(browser,
         no_news = page.get_by_role("button", name="No", exact=True)
         if no_news.count():
             no_news.first.click()
-        page.evaluate("jupyterapp.commands.execute('notebook:run-all-cells')")
+        # not awaited: the command's promise resolves only when every cell has run
+        page.evaluate("() => { jupyterapp.commands.execute('notebook:run-all-cells'); }")
         first = page.locator(".wb-progress").first
         # the model's text arrives while the cell runs: the path it writes and its last lines
         stream = first.locator(".wb-stream pre")
         stream.wait_for(timeout=90_000)
-        sync_api.expect(first.locator(".wb-stream")).to_contain_text("the model is writing")
+        sync_api.expect(first.locator(".wb-stream")).to_contain_text("path ")
         sync_api.expect(first.locator(".wb-tokens")).to_contain_text("tokens", timeout=10_000)
         _screenshot(page, "7-progress-model-writing")
         # then the candidates are counted as they finish ...
         sync_api.expect(first.locator(".wb-count")).to_contain_text("/ 3 candidates")
         # ... and the widget says it is done, with every candidate counted
-        sync_api.expect(first.locator(".wb-phase")).to_contain_text("done", timeout=60_000)
+        sync_api.expect(first.locator(".wb-phase")).to_contain_text(
+            "done: 3 candidates checked", timeout=60_000
+        )
         sync_api.expect(first.locator(".wb-count")).to_have_text("3 / 3 candidates")
         first.scroll_into_view_if_needed()
         _screenshot(page, "8-progress-done")

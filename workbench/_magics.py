@@ -79,7 +79,7 @@ def _with_progress(title: str, function: Any, *args: Any, stoppable: bool = True
     def call(progress: Any, stop: Any) -> Any:
         return function(*args, progress=progress, **({"stop": stop} if stoppable else {}), **kw)
 
-    return Progress(title=title, stoppable=stoppable).run_in_cell(call)
+    return Progress(title=title, stoppable=stoppable, counting=stoppable).run_in_cell(call)
 
 
 @magics_class

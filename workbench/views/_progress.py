@@ -36,6 +36,12 @@ def _token_count(piece: str) -> int:
     return 1 if len(piece) <= 12 else max(1, round(len(piece) / 4))
 
 
+def _stream_title(name: str) -> str:
+    if name == "plan":
+        return "plan"
+    return name if name.startswith("refines ") else f"path {name}"
+
+
 @dataclass
 class ProgressState:
     """What a progress view shows, updated by ``update(event)`` from any thread."""
@@ -48,6 +54,7 @@ class ProgressState:
     #: the model's text so far, per stream (a reasoning path, the plan, a refinement)
     streams: dict[str, str] = field(default_factory=dict)
     stream: str | None = None  # the stream that grew last
+    active: list[str] = field(default_factory=list)  # streams of this round, newest last
     tokens: int = 0
     first_token: float | None = None
     last_token: float | None = None
@@ -72,6 +79,7 @@ class ProgressState:
             self.total = event.get("total", 0) or self.total
             self.phase = "timing the reference (your function)"
         elif kind == "generate":
+            self.active = []
             round_ = event.get("round", 0)
             self.phase = f"{event.get('strategy', 'a strategy')} is writing candidates" + (
                 f" (refinement round {round_})" if round_ else ""
@@ -81,12 +89,15 @@ class ProgressState:
             name = str(event.get("stream") or "model")
             self.streams[name] = self.streams.get(name, "") + event.get("piece", "")
             self.stream = name
+            if name in self.active:
+                self.active.remove(name)
+            self.active.append(name)
             self.tokens += _token_count(event.get("piece", ""))
             self.first_token = self.first_token or now
             self.last_token = now
         elif kind == "candidate":
             self.total = event["total"]
-            self.stream = None
+            self.stream, self.active = None, []
             self.phase = (
                 f"candidate {event['index'] + 1} of {event['total']} ({event.get('strategy', '?')})"
             )
@@ -103,11 +114,16 @@ class ProgressState:
     def finish(self, *, stopped: bool = False, error: str | None = None) -> None:
         with self._lock:
             self.finished, self.stopped, self.error = True, stopped, error
-            self.stream = None
+            self.stream, self.active = None, []
             if error:
                 self.phase = f"failed: {error}"
             elif stopped:
                 self.phase = STOPPED
+            elif self.total:
+                self.phase = (
+                    f"done: {self.done} candidate{'s' * (self.done != 1)} checked in "
+                    f"{self.elapsed:.1f} s; the results are below"
+                )
             else:
                 self.phase = "done"
 
@@ -122,11 +138,16 @@ class ProgressState:
         span = self.last_token - self.first_token
         return self.tokens / span if span >= 0.05 else None
 
-    def tail(self, lines: int = 3, width: int = 140) -> list[str]:
-        """The last ``lines`` non-empty lines of the stream that grew last."""
-        text = self.streams.get(self.stream or "", "")
+    def tail(self, stream: str | None = None, lines: int = 1, width: int = 110) -> list[str]:
+        """The last ``lines`` non-empty lines of ``stream`` (default: the one that grew last)."""
+        text = self.streams.get(stream or self.stream or "", "")
         kept = [line.rstrip() for line in text.splitlines() if line.strip()][-lines:]
         return [line if len(line) <= width else line[: width - 1] + "…" for line in kept]
+
+    def writing(self, most: int = 4) -> list[tuple[str, str]]:
+        """(what, its last line) for the streams of this round the model writes now."""
+        names = self.active[-most:]
+        return [(_stream_title(n), (self.tail(n) or [""])[0]) for n in names]
 
     def counts_text(self) -> str:
         return f"{self.done} / {self.total or '?'} candidates"
@@ -161,6 +182,7 @@ class Progress:
         *,
         title: str = "",
         stoppable: bool = True,
+        counting: bool = True,
         redraw_hz: float = 10.0,
     ) -> None:
         widgets = require("ipywidgets", "ui", "the progress widget")
@@ -189,6 +211,8 @@ class Progress:
         self._button.add_class("wb-stop")
         self._button.on_click(lambda _b: self.request_stop())
         self._button.layout.display = None if stoppable else "none"
+        if not counting:  # generate and visualize say what they do in words instead
+            self._bar.layout.display = self._count.layout.display = "none"
         self._stream = widgets.HTML()
         self._stream.add_class("wb-stream")
         self._log = widgets.HTML()
@@ -222,6 +246,8 @@ class Progress:
         return self.state.started
 
     def request_stop(self) -> None:
+        if self.state.finished:
+            return
         self.stop.set()
         self._button.disabled = True
         self._button.description = "Stopping…"
@@ -260,16 +286,19 @@ class Progress:
                 if not s.stopped and not s.error:
                     self._bar.value = self._bar.max
                 self._button.disabled = True
-                self._button.description = "Stopped" if s.stopped else "Stop"
+                self._button.layout.display = "none"  # the phase says how it ended
 
     def _stream_html(self) -> str:
-        s = self.state
-        lines = "\n".join(escape(line) for line in s.tail(3)) or "…"
+        rows = self.state.writing()
+        width = max((len(what) for what, _ in rows), default=0)
+        lines = "\n".join(
+            f"<b>{escape(what.ljust(width))}</b> │ {escape(line)}" for what, line in rows
+        )
         return (
-            f"<div style='font-size:12px;color:#57606a'>the model is writing "
-            f"<b>{escape(s.stream or '')}</b>:</div>"
+            "<div style='font-size:12px;color:#57606a'>the model is writing (the last line "
+            "of each reply so far):</div>"
             "<pre style='margin:2px 0;padding:4px 6px;background:#f6f8fa;font-size:12px;"
-            f"border:1px solid #d0d7de;border-radius:6px;white-space:pre-wrap'>{lines}</pre>"
+            f"border:1px solid #d0d7de;border-radius:6px;white-space:pre'>{lines}</pre>"
         )
 
     def finish(self, *, error: str | None = None) -> None:
@@ -329,11 +358,23 @@ class Progress:
         return future.result()
 
     def _pump_until(self, thread: threading.Thread) -> None:
+        pump = _CommPump.for_this_kernel()
+        if pump is not None:  # ipykernel 7
+            try:
+                while thread.is_alive():
+                    pump.poll()
+                    self.draw()
+                    thread.join(self._min_gap)
+                return
+            except Exception:  # a kernel that changed again: draw only, clicks wait
+                self.kernel_log("workbench: cannot pass widget clicks to the busy kernel")
+            finally:
+                pump.close()
         try:
             from jupyter_ui_poll import ui_events
         except ImportError:
             ui_events = None
-        if ui_events is not None:
+        if ui_events is not None:  # ipykernel 6
             try:
                 with ui_events() as poll:
                     while thread.is_alive():
@@ -346,6 +387,12 @@ class Progress:
         while thread.is_alive():
             self.draw()
             thread.join(self._min_gap)
+
+    @staticmethod
+    def kernel_log(message: str) -> None:
+        import logging
+
+        logging.getLogger("workbench").warning(message, exc_info=True)
 
     def _poll_clicks(self) -> None:
         """Let a Stop click through while the cell is still busy (needs jupyter-ui-poll)."""
@@ -366,3 +413,61 @@ class Progress:
         if isinstance(bundle, tuple):
             bundle = bundle[0]
         return {**(bundle or {}), "text/plain": self.state.text()}
+
+
+class _CommPump:
+    """Handles the widget messages (a Stop click) that reach a busy ipykernel 7 kernel.
+
+    jupyter-ui-poll calls ``kernel.do_one_iteration``, which ipykernel 7 no longer has. There
+    the main shell reads its messages from one inproc socket, on the main thread, which runs
+    the cell now: read it here, handle ``comm_msg`` at once and hand every other message back
+    to the kernel, in order, to run after the cell.
+    """
+
+    def __init__(self, kernel: Any, socket: Any) -> None:
+        self.kernel = kernel
+        self.socket = socket
+        self.deferred: list[Any] = []
+
+    @classmethod
+    def for_this_kernel(cls) -> _CommPump | None:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        try:
+            from IPython import get_ipython
+
+            kernel = getattr(get_ipython(), "kernel", None)
+            manager = kernel.shell_channel_thread.manager  # type: ignore[union-attr]
+            socket = manager.get_shell_channel_to_subshell_pair(None).to_socket
+        except Exception:  # not ipykernel 7 with its shell channel thread
+            return None
+        return cls(kernel, socket)
+
+    def poll(self) -> None:
+        import zmq
+
+        session = self.kernel.session
+        while True:
+            try:
+                frames = self.socket.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            try:
+                idents, rest = session.feed_identities(frames, copy=False)
+                msg = session.deserialize(rest, content=True, copy=False)
+            except Exception:
+                self.deferred.append(frames)  # the kernel reports what it cannot read
+                continue
+            if msg["header"]["msg_type"] == "comm_msg":
+                try:
+                    self.kernel.shell_handlers["comm_msg"](None, idents, msg)
+                except Exception:
+                    self.kernel.log.exception("workbench: a widget message failed")
+            else:
+                self.deferred.append(frames)
+
+    def close(self) -> None:
+        """Queue the messages held back behind the cell, in the order they came."""
+        for frames in self.deferred:
+            self.kernel.io_loop.add_callback(self.kernel.shell_main, None, frames)
+        self.deferred = []
