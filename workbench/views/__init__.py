@@ -8,10 +8,10 @@ Panel) when built and says which extra to install when one is missing.
 from ._dashboard import dashboard_app, main_dashboard, serve_dashboard
 from ._display import register_display, widget_frontend
 from ._explorer import Explorer, explorer
-from ._labeller import LabellingView, labeller
+from ._labeller import LabellingModel, LabellingView, labeller
 from ._matrix_plot import matrix_figure, matrix_iframe_html
 from ._model import CandidateNode, ExplorerModel, PathGroup, TimingSummary, build_model
-from ._progress import Progress
+from ._progress import Progress, ProgressState
 from ._timing_plot import timing_figure
 from ._visualize_view import VisualizeView, visualize_view
 
@@ -19,9 +19,11 @@ __all__ = [
     "CandidateNode",
     "Explorer",
     "ExplorerModel",
+    "LabellingModel",
     "LabellingView",
     "PathGroup",
     "Progress",
+    "ProgressState",
     "TimingSummary",
     "VisualizeView",
     "build_model",
