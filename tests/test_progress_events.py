@@ -181,3 +181,43 @@ def test_without_widgets_the_magics_print_one_line_per_candidate(capsys):
     assert "workbench: llm is writing candidates..." in out
     assert re.search(r"\[1/3\] llm\s+passed", out)
     assert len(result.candidates) == 3
+
+
+def test_a_busy_ipykernel_7_gets_widget_clicks_at_once_and_the_rest_after_the_cell():
+    zmq = pytest.importorskip("zmq")
+    from jupyter_client.session import Session
+
+    from workbench.views._progress import _CommPump
+
+    context = zmq.Context.instance()
+    sender, receiver = context.socket(zmq.PAIR), context.socket(zmq.PAIR)
+    receiver.bind("inproc://wb-test-pump")
+    sender.connect("inproc://wb-test-pump")
+    session = Session(key=b"")
+    handled, queued = [], []
+
+    class Kernel:  # what the pump uses of ipykernel 7's kernel
+        def __init__(self):
+            self.session = session
+            self.shell_handlers = {"comm_msg": lambda stream, idents, msg: handled.append(msg)}
+            self.io_loop = type("Loop", (), {"add_callback": lambda _s, *a: queued.append(a)})()
+            self.shell_main = "shell_main"
+
+    click = {"comm_id": "c1", "data": {"method": "custom", "content": {"event": "click"}}}
+    session.send(sender, "execute_request", {"code": "1 + 1"})  # the next cell of "run all"
+    session.send(sender, "comm_msg", click)
+    pump = _CommPump(Kernel(), receiver)
+    for _ in range(50):
+        pump.poll()
+        if handled:
+            break
+        time.sleep(0.01)
+    assert [m["content"] for m in handled] == [click]  # the click, while the cell runs
+    assert queued == [] and len(pump.deferred) == 1  # the next cell waits ...
+    pump.close()
+    ((main, subshell, frames),) = queued  # ... and goes back to the kernel after this one
+    assert main == "shell_main" and subshell is None
+    msg = session.deserialize(session.feed_identities(frames, copy=False)[1], copy=False)
+    assert msg["header"]["msg_type"] == "execute_request"
+    sender.close()
+    receiver.close()
