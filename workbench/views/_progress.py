@@ -171,9 +171,9 @@ class Progress:
 
     Stop sets ``self.stop``: the candidate running now finishes, the rest are skipped.
     ``Progress.run`` runs ``optimize`` in a thread; ``Progress.run_in_cell`` does too and keeps
-    the cell busy until it ends, letting clicks through with ``jupyter-ui-poll`` (the magics
-    use it). Passed to a call that blocks the cell, a click reaches the kernel only between
-    events, and only where ``jupyter-ui-poll`` is installed.
+    the cell busy until it ends, letting clicks through meanwhile (the magics use it). Passed
+    to a call that blocks the cell, a click reaches the kernel only between events (with
+    ipykernel 7, or ipykernel 6 and ``jupyter-ui-poll``).
     """
 
     def __init__(
@@ -395,8 +395,17 @@ class Progress:
         logging.getLogger("workbench").warning(message, exc_info=True)
 
     def _poll_clicks(self) -> None:
-        """Let a Stop click through while the cell is still busy (needs jupyter-ui-poll)."""
+        """Let a Stop click through while the cell is busy (ipykernel 7; 6 with jupyter-ui-poll)."""
         if threading.current_thread() is not threading.main_thread():
+            return
+        pump = _CommPump.for_this_kernel()
+        if pump is not None:  # ipykernel 7
+            try:
+                pump.poll()
+            except Exception:
+                self.kernel_log("workbench: cannot pass widget clicks to the busy kernel")
+            finally:
+                pump.close()
             return
         try:
             from jupyter_ui_poll import ui_events
