@@ -203,6 +203,14 @@ def test_a_busy_ipykernel_7_gets_widget_clicks_at_once_and_the_rest_after_the_ce
             self.io_loop = type("Loop", (), {"add_callback": lambda _s, *a: queued.append(a)})()
             self.shell_main = "shell_main"
 
+        parent = {"header": {"msg_id": "the running cell"}}
+
+        def get_parent(self, channel):
+            return self.parent
+
+        def set_parent(self, ident, parent, channel):
+            self.parent = parent
+
     click = {"comm_id": "c1", "data": {"method": "custom", "content": {"event": "click"}}}
     session.send(sender, "execute_request", {"code": "1 + 1"})  # the next cell of "run all"
     session.send(sender, "comm_msg", click)

@@ -468,12 +468,22 @@ class _CommPump:
                 self.deferred.append(frames)  # the kernel reports what it cannot read
                 continue
             if msg["header"]["msg_type"] == "comm_msg":
+                cell = self._cell_parent()  # the running cell's, for its outputs
                 try:
                     self.kernel.shell_handlers["comm_msg"](None, idents, msg)
                 except Exception:
                     self.kernel.log.exception("workbench: a widget message failed")
+                finally:
+                    if self.kernel.get_parent("shell") is not cell[1]:
+                        self.kernel.set_parent(*cell, "shell")
             else:
                 self.deferred.append(frames)
+
+    def _cell_parent(self) -> tuple[Any, Any]:
+        kernel = self.kernel
+        ident_var = getattr(kernel, "_shell_parent_ident", None)
+        ident = kernel._get_shell_context_var(ident_var) if ident_var is not None else None
+        return ident, kernel.get_parent("shell")
 
     def close(self) -> None:
         """Queue the messages held back behind the cell, in the order they came."""
