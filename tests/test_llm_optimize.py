@@ -56,6 +56,8 @@ def test_nothing_configured_gives_llm_candidates_from_three_paths_and_a_refineme
     prompts = [e for e in events if e["kind"] == "llm_exchange"]
     assert len(prompts) >= 1 + 3 + len(refined)
     # the refinement prompts carry the feedback: the parent's code and what happened to it
-    refine_prompts = [e["data"]["request"]["messages"][-1]["content"] for e in prompts[-len(refined):]]
+    refine_prompts = [
+        e["data"]["request"]["messages"][-1]["content"] for e in prompts[-len(refined) :]
+    ]
     assert any("speedup" in p.lower() or "expected" in p or "faster" in p for p in refine_prompts)
     assert "[" in repr(res) and " r1" in repr(res)  # path and round shown in the table
