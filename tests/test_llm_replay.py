@@ -109,3 +109,21 @@ def test_not_a_recording_is_a_usage_error(tmp_path):
         ReplayBackend(bad)
     with pytest.raises(UsageError, match="no recording at"):
         ReplayBackend(tmp_path / "missing.json")
+
+
+def test_a_prompt_whose_measurements_changed_still_replays_but_other_words_do_not():
+    # refine prompts carry timings and hot-line shares, which differ on every run
+    def prompt(median: str, share: str) -> list[dict]:
+        return [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": f"median {median} ms; line 4 ({share}%) is hot"},
+        ]
+
+    recorder = RecordingBackend(Counter())
+    recorded = recorder.complete(prompt("1.25", "61")).texts[0]
+    replay = ReplayBackend(recorder.exchanges)
+    assert replay.complete(prompt("1.31", "58")).texts[0] == recorded
+    with pytest.raises(LLMError, match="message 2 differs"):
+        replay.complete(
+            [{"role": "system", "content": "be brief"}, {"role": "user", "content": "median 1 s"}]
+        )

@@ -1,14 +1,18 @@
 """Record every exchange of a backend, and replay recorded exchanges without a model.
 
 A replay matches a request by its messages and parameters (:meth:`Request.key`), so demos
-(Binder) and tests get exactly the replies that were recorded. Exchanges are stored as JSON;
+(Binder) and tests get exactly the replies that were recorded. Prompts carry measurements
+(timings, hot-line shares) that differ from run to run, so a request with no exact match is
+matched again with every number in its messages masked: the words must still be the same. Exchanges are stored as JSON;
 an image in a request is stored as the sha256 of its bytes, which is all a replay matches on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import threading
 from collections import defaultdict, deque
 from collections.abc import Iterable
@@ -91,6 +95,7 @@ class ReplayBackend(Backend):
         self._queues: dict[str, deque[Exchange]] = defaultdict(deque)
         for exchange in self.recorded:
             self._queues[exchange.request.key()].append(exchange)
+            self._queues[_numberless_key(exchange.request)].append(exchange)
         self._served: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
 
@@ -113,6 +118,8 @@ class ReplayBackend(Backend):
     ) -> list[Completion]:
         key = request.key()
         with self._lock:
+            if not self._queues.get(key):
+                key = _numberless_key(request)  # the same words, other measurements
             queue = self._queues.get(key)
             if not queue:
                 raise LLMError(self._miss(request))
@@ -146,6 +153,18 @@ class ReplayBackend(Backend):
             f"no recorded reply for this request: message {index + 1} differs from the "
             "nearest recording (record again, or replay the same notebook)"
         )
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*(?:[eE][-+]?\d+)?")
+
+
+def _numberless_key(request: Request) -> str:
+    """The request's key with every number in its messages masked (parameters kept)."""
+    data = request.to_json()
+    text = json.dumps(data["messages"], sort_keys=True, separators=(",", ":"))
+    data["messages"] = _NUMBER.sub("#", text)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return "numberless:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _shared_prefix(a: Request, b: Request) -> int:
