@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import workbench
-from workbench._results import CandidateResult, OptimizeResult, Reference, Timing
+from workbench._results import CandidateResult, HotLine, OptimizeResult, Reference, Timing
 from workbench._session import SessionStore
 from workbench._settings import configure, get_settings
 from workbench.views import Progress, build_model
@@ -373,3 +373,19 @@ def test_a_visualize_result_displays_as_the_image_grid_in_a_kernel(shell, monkey
     monkeypatch.setattr(shell, "kernel", object(), raising=False)
     data, _ = shell.display_formatter.format(result)
     assert data[WIDGET_MIME]["model_id"] and "Path 0" in data["text/html"]
+
+
+def test_the_detail_shows_where_a_candidate_spends_its_time():
+    from workbench.views._html import detail_html
+
+    result = _synthetic()
+    result.candidates[2].hot_lines = [
+        HotLine(3, 0.83, "out[i] = x[i] * 2", hits=1000, seconds=0.02),
+        HotLine(2, 0.17, "for i in range(n):", hits=1001, seconds=0.004),
+    ]
+    result.candidates[0].profile_note = "compiled with Numba: no line profile"
+    model = build_model(result)
+    refined = detail_html(model.node("cccc3333"), model)
+    assert "hot lines" in refined and "83% line 3: <code>out[i] = x[i] * 2</code>" in refined
+    assert "compiled with Numba: no line profile" in detail_html(model.node("aaaa1111"), model)
+    assert "hot lines" not in detail_html(model.node("bbbb2222"), model)

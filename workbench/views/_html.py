@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+from .._results import HotLine
 from ._exchanges import ExchangeView
 from ._model import STATUS_COLOURS, CandidateNode, ExplorerModel
 
@@ -70,6 +71,10 @@ def detail_html(node: CandidateNode, model: ExplorerModel) -> str:
         rows.append(("timing", html.escape(node.timing.text())))
     if model.reference is not None:
         rows.append(("reference", html.escape(model.reference.text())))
+    if node.hot_lines:
+        rows.append(("hot lines", _hot_lines_html(node.hot_lines)))
+    elif node.profile_note:
+        rows.append(("hot lines", html.escape(node.profile_note)))
     origin = node.strategy + (f", path {node.path}" if node.path != node.strategy else "")
     if node.parent:
         origin += f", refinement (round {node.round}) of {node.parent}"
@@ -84,6 +89,14 @@ def detail_html(node: CandidateNode, model: ExplorerModel) -> str:
     title = html.escape(node.label)
     return (
         f"<div class='wb-detail'><h4 style='margin:4px 0'>{title}</h4><table>{body}</table></div>"
+    )
+
+
+def _hot_lines_html(hot_lines: list[HotLine], top: int = 3) -> str:
+    """The few lines where one profiled call spent most of its time."""
+    return "<br>".join(
+        f"{line.share:4.0%} line {line.lineno}: <code>{html.escape(line.text)}</code>"
+        for line in hot_lines[:top]
     )
 
 

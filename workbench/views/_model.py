@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._render import fmt_bytes, fmt_seconds, fmt_speedup
-from .._results import CandidateResult, OptimizeResult, Timing
+from .._results import CandidateResult, HotLine, OptimizeResult, Timing
 
 # status -> colour; passed candidates get a shade of green by speedup instead
 STATUS_COLOURS = {
@@ -128,6 +128,8 @@ class CandidateNode:
     warnings: list[str]
     accepted: bool = False
     children: list[CandidateNode] = field(default_factory=list)
+    hot_lines: list[HotLine] = field(default_factory=list)  # most time first
+    profile_note: str = ""  # why there is no line profile
 
 
 @dataclass
@@ -230,6 +232,8 @@ def build_model(source: OptimizeResult | dict[str, Any]) -> ExplorerModel:
             timing=TimingSummary.of(c.timing),
             warnings=list(c.warnings),
             accepted=c.id == result.accepted,
+            hot_lines=list(c.hot_lines),
+            profile_note=c.profile_note,
         )
     groups: dict[str, PathGroup] = {}
     for c in result.candidates:
