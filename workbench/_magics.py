@@ -353,8 +353,9 @@ class WorkbenchMagics(Magics):
         %wb resume ID         bring a saved session back (then: res = _; res.accept())
         %wb llm               the active LLM backend, model, endpoint and tokens used
         %wb llm local         the embedded model (the default when installed)
-        %wb llm openai --base-url URL --model M --api-key-env VAR
-                              any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp)
+        %wb llm openai --base-url URL --model M --api-key-env VAR [--vision]
+                              any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp);
+                              --vision: the model takes images (%%visualize critiques plots)
         %wb llm replay PATH   serve recorded exchanges (reproducible demos)
         %wb llm off           no LLM
         %wb config            show the settings
