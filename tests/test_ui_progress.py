@@ -143,8 +143,11 @@ def _wait_for_the_next_question(page, asked: str) -> None:
         if page.locator(".wb-done").count():
             return
         shown = page.locator(".wb-question pre")
-        if shown.count() and shown.first.inner_text().strip() != asked:
-            return
+        try:
+            if shown.count() and shown.first.inner_text(timeout=1000).strip() != asked:
+                return
+        except sync_api.TimeoutError:
+            pass  # redrawn between count() and inner_text(): look again
         page.wait_for_timeout(100)
     raise AssertionError(f"the dashboard still asks {asked!r}")
 
