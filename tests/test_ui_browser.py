@@ -132,6 +132,26 @@ def jupyterlab(tmp_path: Path, name: str, cells: list[str]):
         shutil.rmtree(tmp_path / "rt", ignore_errors=True)
 
 
+@contextlib.contextmanager
+def dashboard(browser, db: Path, run_id: str, viewport: dict[str, int]):
+    """``workbench dashboard DB`` on a free port, a page open on it once it lists ``run_id``."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "workbench.views._dashboard", str(db), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/", server)
+        page = browser.new_page(viewport=viewport)
+        page.goto(f"http://127.0.0.1:{port}/")
+        sync_api.expect(page.locator("select").first).to_contain_text(run_id, timeout=30_000)
+        yield page
+        page.close()
+    finally:
+        _stop(server)
+
+
 def _notebook(cells: list[str]) -> dict:
     return {
         "cells": [
@@ -397,17 +417,7 @@ def test_dashboard_lists_the_run_and_shows_code(browser, tmp_path):
     finally:
         configure(home=before)
     db = tmp_path / "home" / "sessions.db"
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "workbench.views._dashboard", str(db), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/", server)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"http://127.0.0.1:{port}/")
-        sync_api.expect(page.locator("select").first).to_contain_text(result.run_id, timeout=30_000)
+    with dashboard(browser, db, result.run_id, {"width": 1400, "height": 1000}) as page:
         page.click(f".tabulator-row:has-text('{_id(WRONG)}')")
         sync_api.expect(page.locator(".wb-detail").first).to_contain_text("failed")
         page.click(f".tabulator-row:has-text('{_id(FAST)}')")
@@ -415,6 +425,3 @@ def test_dashboard_lists_the_run_and_shows_code(browser, tmp_path):
         page.wait_for_selector(".bk-Canvas, canvas", timeout=30_000)
         page.wait_for_timeout(500)
         _screenshot(page, "4-dashboard")
-        page.close()
-    finally:
-        _stop(server)

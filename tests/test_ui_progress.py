@@ -5,7 +5,6 @@ generate run's tests in the standalone dashboard. Screenshots go to $WORKBENCH_S
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,10 +12,8 @@ import pytest
 from test_ui_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    _free_port,
     _screenshot,
-    _stop,
-    _wait_http,
+    dashboard,
     jupyterlab,
     sync_api,
 )
@@ -166,17 +163,7 @@ def test_dashboard_labels_a_generate_run_into_the_session_db(browser, tmp_path):
     finally:
         configure(home=before)
     db = tmp_path / "home" / "sessions.db"
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "workbench.views._dashboard", str(db), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/", server)
-        page = browser.new_page(viewport={"width": 1300, "height": 1100})
-        page.goto(f"http://127.0.0.1:{port}/")
-        sync_api.expect(page.locator("select").first).to_contain_text(result.run_id, timeout=30_000)
+    with dashboard(browser, db, result.run_id, {"width": 1300, "height": 1100}) as page:
         question = page.locator(".wb-question pre").first
         question.wait_for(timeout=30_000)
         page.locator("canvas").first.wait_for(state="attached", timeout=30_000)
@@ -193,6 +180,3 @@ def test_dashboard_labels_a_generate_run_into_the_session_db(browser, tmp_path):
         sync_api.expect(page.locator(".wb-message").first).to_contain_text("saved")
         page.wait_for_timeout(500)
         _screenshot(page, "11-dashboard-labelled")
-        page.close()
-    finally:
-        _stop(server)
