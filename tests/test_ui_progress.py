@@ -96,11 +96,6 @@ def test_optimize_cell_shows_streaming_progress_then_finishes(browser, tmp_path)
         page.close()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="about 1 run in 3 the progress view of the cell does not update in the browser "
-    "until the cell ends (seen with ipykernel 7.4; cause not found yet)",
-)
 def test_stop_in_the_progress_view_stops_a_busy_optimize_cell(browser, tmp_path):
     home = tmp_path / "nb" / ".workbench"
     cells = [
@@ -110,10 +105,14 @@ def test_stop_in_the_progress_view_stops_a_busy_optimize_cell(browser, tmp_path)
     with jupyterlab(tmp_path, "stop.ipynb", cells) as url:
         page = browser.new_page(viewport={"width": 1300, "height": 900})
         _open(page, url)
-        # nine candidates: Stop after the first, while the cell is busy
+        # nine candidates: Stop once some are done, while the cell is busy. The three the
+        # model wrote finish within a second, so "1 / 9" may be on screen for too short a
+        # time to be seen; the six slow ones take about 3 s each.
         second = page.locator(".jp-CodeCell").nth(1).locator(".jp-OutputArea-output").first
         try:
-            sync_api.expect(second).to_contain_text("1 / 9 candidates", timeout=90_000)
+            sync_api.expect(second.locator(".wb-count")).to_have_text(
+                re.compile(r"[1-5] / 9 candidates"), timeout=90_000
+            )
         except AssertionError:  # say what the notebook shows instead
             _screenshot(page, "9-progress-second-cell-missing")
             prompts = page.locator(".jp-InputPrompt").all_inner_texts()
