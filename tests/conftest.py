@@ -77,3 +77,15 @@ def optimize_via(request, shell):
 
     run.via = request.param
     return run
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright, one per test module (the ``ui`` tests); skips
+    with what to install where it is missing."""
+    from _ui import CHROMIUM, CHROMIUM_ARGS, sync_api
+
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

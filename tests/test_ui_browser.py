@@ -3,40 +3,25 @@ Playwright with Debian's Chromium. Screenshots go to $WORKBENCH_SCREENSHOT_DIR w
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from _ui import (
+    dashboard,
+    dismiss_news,
+    jupyterlab,
+    open_notebook,
+    run_last_cell,
+    screenshot,
+    scroll_to,
+    sync_api,
+    wait_for,
+)
+
+from workbench._session import SessionStore
 
 pytestmark = pytest.mark.ui
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        "ui tests need Debian's chromium (apt-get install chromium)", allow_module_level=True
-    )
-sync_api = pytest.importorskip("playwright.sync_api", reason="ui tests need playwright")
-pytest.importorskip("jupyterlab", reason="ui tests need jupyterlab")
-pytest.importorskip("ipywidgets", reason="ui tests need workbench[ui]")
-pytest.importorskip("panel", reason="ui tests need workbench[ui]")
-
-from workbench._session import SessionStore  # noqa: E402
 
 SOURCE = """def total(xs):
     s = 0.0
@@ -55,128 +40,6 @@ WRONG = """def total(xs):
 
 def _id(code: str) -> str:
     return hashlib.sha256(code.strip().encode()).hexdigest()[:8]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(url)
-
-
-def _screenshot(page, name: str) -> None:
-    folder = os.environ.get("WORKBENCH_SCREENSHOT_DIR")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@contextlib.contextmanager
-def jupyterlab(tmp_path: Path, name: str, cells: list[str]):
-    """JupyterLab on 127.0.0.1 serving one notebook made of ``cells``; yields its URL."""
-    (tmp_path / "nb").mkdir()
-    (tmp_path / "nb" / name).write_text(json.dumps(_notebook(cells)))
-    port, token = _free_port(), "wbtest"
-    # no "get notified about Jupyter news?" pop-up over the screenshots
-    news = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
-    }
-    lab = subprocess.Popen(
-        [
-            sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-            f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
-            "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={tmp_path / 'nb'}",
-            "--LabApp.news_url=", "--LabServerApp.announcements_url=",
-        ],
-        cwd=tmp_path / "nb", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", lab)
-        yield f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}"
-    finally:
-        _stop(lab)
-        shutil.rmtree(tmp_path / "rt", ignore_errors=True)
-
-
-@contextlib.contextmanager
-def dashboard(browser, db: Path, run_id: str, viewport: dict[str, int]):
-    """``workbench dashboard DB`` on a free port, a page open on it once it lists ``run_id``."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "workbench.views._dashboard", str(db), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/", server)
-        page = browser.new_page(viewport=viewport)
-        page.goto(f"http://127.0.0.1:{port}/")
-        sync_api.expect(page.locator("select").first).to_contain_text(run_id, timeout=30_000)
-        yield page
-        page.close()
-    finally:
-        _stop(server)
-
-
-def _notebook(cells: list[str]) -> dict:
-    return {
-        "cells": [
-            {
-                "cell_type": "code",
-                "metadata": {},
-                "source": c,
-                "outputs": [],
-                "execution_count": None,
-            }
-            for c in cells
-        ],
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-
-
-CHECK_CELL = (
-    "import numpy as np\n"
-    "print('total now:', 'numpy version' if 'np' in total.__code__.co_names else 'loop version',"
-    " total(np.arange(10.0)))"
-)
 
 
 PLAN = """1. numpy-sum: let NumPy add the numbers with np.sum.
@@ -249,38 +112,6 @@ def _record_exchanges(path: Path) -> dict[str, str]:
     return {"wrong": _id(WRONG), "refined": _id(REFINED), "fast": _id(FAST)}
 
 
-def _open_and_run_all(browser, url: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 1200})
-    page.goto(url)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    page.wait_for_function(
-        "() => window.jupyterapp && jupyterapp.shell.currentWidget"
-        " && jupyterapp.shell.currentWidget.sessionContext?.session?.kernel", timeout=60_000
-    )  # fmt: skip
-    page.wait_for_timeout(1000)
-    page.evaluate("jupyterapp.commands.execute('notebook:run-all-cells')")
-    return page
-
-
-def _scroll_to(page, selector: str) -> None:
-    """Scroll the notebook so that ``selector``'s top is at the top of the view."""
-    page.locator(selector).first.evaluate("e => e.scrollIntoView({block: 'start'})")
-
-
-def _dismiss_news(page) -> None:
-    no_news = page.get_by_role("button", name="No", exact=True)
-    if no_news.count():  # the "notified about Jupyter news?" toast covers the widgets
-        no_news.first.click()
-
-
-def _run_last_cell(page) -> None:
-    page.evaluate(
-        "(() => { const nb = jupyterapp.shell.currentWidget.content;"
-        " nb.activeCellIndex = nb.widgets.length - 1;"
-        " return jupyterapp.commands.execute('notebook:run-cell'); })()"
-    )
-
-
 def test_optimize_shows_the_explorer_which_refines_with_a_hint_and_accepts(browser, tmp_path):
     recording = tmp_path / "exchanges.json"
     ids = _record_exchanges(recording)
@@ -294,14 +125,14 @@ def test_optimize_shows_the_explorer_which_refines_with_a_hint_and_accepts(brows
         "print('total now:', 'fsum' in total.__code__.co_names, total(np.arange(10.0)))",
     ]
     with jupyterlab(tmp_path, "demo.ipynb", cells) as url:
-        page = _open_and_run_all(browser, url)
+        page = open_notebook(browser, url, {"width": 1400, "height": 1200})
         # the %%optimize cell itself shows the explorer: no explorer(_) call
-        page.wait_for_selector(".wb-explorer", timeout=90_000)
+        wait_for(page, ".wb-explorer", name="explorer")
         page.click("button.wb-show-timings")
         page.frame_locator(".wb-timing-plot").locator(".bk-Canvas, canvas").first.wait_for(
             state="attached", timeout=30_000
         )
-        _dismiss_news(page)
+        dismiss_news(page)
         assert page.locator(".wb-explorer").count() == 1
 
         page.click(f".wb-candidate-{ids['wrong']}")
@@ -311,8 +142,8 @@ def test_optimize_shows_the_explorer_which_refines_with_a_hint_and_accepts(brows
         sync_api.expect(page.locator(".wb-exchange .wb-prompt")).to_contain_text("shortcut")
         sync_api.expect(page.locator(".wb-exchange .wb-reply")).to_contain_text("return 0.0")
         page.fill(".wb-hint input", HINT)
-        _scroll_to(page, ".wb-explorer")
-        _screenshot(page, "1-explorer-failed-candidate-and-its-exchange")
+        scroll_to(page, ".wb-explorer")
+        screenshot(page, "1-explorer-failed-candidate-and-its-exchange")
 
         page.click("button.wb-refine")
         child = page.locator(f".wb-candidate-{ids['refined']}")
@@ -327,15 +158,15 @@ def test_optimize_shows_the_explorer_which_refines_with_a_hint_and_accepts(brows
         page.click(".wb-exchange summary")
         sync_api.expect(page.locator(".wb-exchange .wb-prompt")).to_contain_text(HINT)
         sync_api.expect(page.locator(".wb-diff")).to_contain_text("math.fsum")
-        _scroll_to(page, ".wb-explorer")
-        _screenshot(page, "2-explorer-refined-child")
+        scroll_to(page, ".wb-explorer")
+        screenshot(page, "2-explorer-refined-child")
 
         page.click("button.wb-accept")
         page.wait_for_selector(".wb-message:has-text('accepted')", timeout=30_000)
-        _scroll_to(page, ".wb-explorer button.wb-accept")
-        _screenshot(page, "3-explorer-accepted")
+        scroll_to(page, ".wb-explorer button.wb-accept")
+        screenshot(page, "3-explorer-accepted")
 
-        _run_last_cell(page)
+        run_last_cell(page)
         out = page.locator(".jp-OutputArea-output:has-text('total now:')")
         sync_api.expect(out).to_contain_text("True 45.0", timeout=30_000)
 
@@ -370,17 +201,17 @@ def test_visualize_shows_the_paths_side_by_side_and_refines_the_final(browser, t
         VISUALIZE_CELL,
     ]
     with jupyterlab(tmp_path, "plots.ipynb", cells) as url:
-        page = _open_and_run_all(browser, url)
-        page.wait_for_selector(".wb-visualize", timeout=120_000)
-        _dismiss_news(page)
+        page = open_notebook(browser, url, {"width": 1400, "height": 1200})
+        wait_for(page, ".wb-visualize", timeout=120_000, name="visualize")
+        dismiss_news(page)
         grid = page.locator(".wb-visualize-grid .wb-plot")
         sync_api.expect(grid).to_have_count(3)
         assert page.locator(".wb-visualize-grid img").count() == 3
         first, second = grid.nth(0).bounding_box(), grid.nth(1).bounding_box()
         assert abs(first["y"] - second["y"]) < 5 and second["x"] > first["x"]  # side by side
         sync_api.expect(page.locator(".wb-visualize-final")).to_contain_text("Aggregated plot")
-        _scroll_to(page, ".wb-visualize")
-        _screenshot(page, "5-visualize-grid")
+        scroll_to(page, ".wb-visualize")
+        screenshot(page, "5-visualize-grid")
 
         page.fill(".wb-visualize .wb-hint input", "log scale on the y axis, larger font")
         page.click(".wb-visualize button.wb-refine")
@@ -391,8 +222,8 @@ def test_visualize_shows_the_paths_side_by_side_and_refines_the_final(browser, t
         sync_api.expect(page.locator(".wb-visualize .wb-message")).to_contain_text(
             "accepted final", timeout=30_000
         )
-        _scroll_to(page, ".wb-visualize-final")
-        _screenshot(page, "6-visualize-refined-and-accepted")
+        scroll_to(page, ".wb-visualize-final")
+        screenshot(page, "6-visualize-refined-and-accepted")
         (run,) = SessionStore(tmp_path / "nb" / ".workbench").runs()
         assert run["accepted"].startswith("refine-")  # the refined final
         page.close()
@@ -424,4 +255,4 @@ def test_dashboard_lists_the_run_and_shows_code(browser, tmp_path):
         sync_api.expect(page.locator(".wb-diff").first).to_contain_text("np.sum")
         page.wait_for_selector(".bk-Canvas, canvas", timeout=30_000)
         page.wait_for_timeout(500)
-        _screenshot(page, "4-dashboard")
+        screenshot(page, "4-dashboard")

@@ -123,15 +123,10 @@ def test_the_widget_embeds_the_heatmap_and_redraws_it_after_a_label(result):
 
 
 @pytest.mark.ui
-def test_labelling_in_jupyterlab_saves_labels_and_accepts_the_right_group(tmp_path):
+def test_labelling_in_jupyterlab_saves_labels_and_accepts_the_right_group(browser, tmp_path):
     from pathlib import Path
 
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("ui tests need Debian's chromium (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="ui tests need playwright")
-    pytest.importorskip("jupyterlab", reason="ui tests need jupyterlab")
-
-    from test_ui_browser import CHROMIUM_ARGS, _screenshot, jupyterlab
+    from _ui import dismiss_news, jupyterlab, open_notebook, screenshot, wait_for
 
     home = tmp_path / "nb" / ".workbench"
     cells = [
@@ -142,25 +137,14 @@ def test_labelling_in_jupyterlab_saves_labels_and_accepts_the_right_group(tmp_pa
         "result.namespace = globals()",
         "from workbench.views import labeller\nlabeller(result)",
     ]
-    with jupyterlab(tmp_path, "labels.ipynb", cells) as url, sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1300})
-        page.goto(url)
-        page.wait_for_function(
-            "() => window.jupyterapp && jupyterapp.shell.currentWidget"
-            " && jupyterapp.shell.currentWidget.sessionContext?.session?.kernel",
-            timeout=60_000,
-        )
-        page.wait_for_timeout(1000)
-        page.evaluate("jupyterapp.commands.execute('notebook:run-all-cells')")
-        page.wait_for_selector(".wb-labeller .wb-question pre", timeout=90_000)
+    with jupyterlab(tmp_path, "labels.ipynb", cells) as url:
+        page = open_notebook(browser, url, {"width": 1400, "height": 1300})
+        wait_for(page, ".wb-labeller .wb-question pre", name="labeller")
         page.frame_locator(".wb-matrix-plot").locator("canvas").first.wait_for(
             state="attached", timeout=30_000
         )
-        no_news = page.get_by_role("button", name="No", exact=True)
-        if no_news.count():
-            no_news.first.click()
-        _screenshot(page, "5-labeller-question")
+        dismiss_news(page)
+        screenshot(page, "5-labeller-question")
         answered = {}
         while not page.locator(".wb-done").count():
             source = page.locator(".wb-question pre").inner_text().strip()
@@ -180,8 +164,8 @@ def test_labelling_in_jupyterlab_saves_labels_and_accepts_the_right_group(tmp_pa
         page.wait_for_selector(".wb-message:has-text('accepted')", timeout=30_000)
         page.wait_for_timeout(500)
         page.locator(".wb-labeller").scroll_into_view_if_needed()
-        _screenshot(page, "6-labeller-done")
+        screenshot(page, "6-labeller-done")
         record = SessionStore(home).run(summary["id"])
         codes = {candidate_id(c["code"]): c["code"] for c in record["candidates"]}
         assert "# right-" in codes[record["accepted"]]
-        browser.close()
+        page.close()

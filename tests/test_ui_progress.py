@@ -9,27 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_ui_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    _screenshot,
-    dashboard,
-    jupyterlab,
-    sync_api,
-)
+from _ui import dashboard, jupyterlab, notebook_state, open_notebook, screenshot, sync_api
 
 from workbench._session import SessionStore
 
 pytestmark = pytest.mark.ui
 TESTS_DIR = Path(__file__).resolve().parent
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 SETUP = """%load_ext workbench
@@ -55,34 +40,18 @@ def sum_squares(x):
 """
 
 
-def _open(page, url: str) -> None:
-    page.goto(url)
-    page.wait_for_function(
-        "() => window.jupyterapp && jupyterapp.shell.currentWidget"
-        " && jupyterapp.shell.currentWidget.sessionContext?.session?.kernel",
-        timeout=60_000,
-    )
-    page.wait_for_timeout(1000)
-    no_news = page.get_by_role("button", name="No", exact=True)
-    if no_news.count():
-        no_news.first.click()
-    # not awaited: the command's promise resolves only when every cell has run
-    page.evaluate("() => { jupyterapp.commands.execute('notebook:run-all-cells'); }")
-
-
 def test_optimize_cell_shows_streaming_progress_then_finishes(browser, tmp_path):
     home = tmp_path / "nb" / ".workbench"
     cells = [SETUP.format(tests=str(TESTS_DIR), home=str(home)), OPTIMIZE.format(extra="")]
     with jupyterlab(tmp_path, "progress.ipynb", cells) as url:
-        page = browser.new_page(viewport={"width": 1300, "height": 900})
-        _open(page, url)
+        page = open_notebook(browser, url, {"width": 1300, "height": 900})
         first = page.locator(".wb-progress").first
         # the model's text arrives while the cell runs: the path it writes and its last lines
         stream = first.locator(".wb-stream pre")
         stream.wait_for(timeout=90_000)
         sync_api.expect(first.locator(".wb-stream")).to_contain_text("path ")
         sync_api.expect(first.locator(".wb-tokens")).to_contain_text("tokens", timeout=10_000)
-        _screenshot(page, "7-progress-model-writing")
+        screenshot(page, "7-progress-model-writing")
         # then the candidates are counted as they finish ...
         sync_api.expect(first.locator(".wb-count")).to_contain_text("/ 3 candidates")
         # ... and the widget says it is done, with every candidate counted
@@ -91,7 +60,7 @@ def test_optimize_cell_shows_streaming_progress_then_finishes(browser, tmp_path)
         )
         sync_api.expect(first.locator(".wb-count")).to_have_text("3 / 3 candidates")
         first.scroll_into_view_if_needed()
-        _screenshot(page, "8-progress-done")
+        screenshot(page, "8-progress-done")
 
         page.close()
 
@@ -103,8 +72,7 @@ def test_stop_in_the_progress_view_stops_a_busy_optimize_cell(browser, tmp_path)
         OPTIMIZE.format(extra=" --candidates slow"),
     ]
     with jupyterlab(tmp_path, "stop.ipynb", cells) as url:
-        page = browser.new_page(viewport={"width": 1300, "height": 900})
-        _open(page, url)
+        page = open_notebook(browser, url, {"width": 1300, "height": 900})
         # nine candidates: Stop once some are done, while the cell is busy. The three the
         # model wrote finish within a second, so "1 / 9" may be on screen for too short a
         # time to be seen; the six slow ones take about 3 s each.
@@ -114,14 +82,12 @@ def test_stop_in_the_progress_view_stops_a_busy_optimize_cell(browser, tmp_path)
                 re.compile(r"[1-5] / 9 candidates"), timeout=90_000
             )
         except AssertionError:  # say what the notebook shows instead
-            _screenshot(page, "9-progress-second-cell-missing")
-            prompts = page.locator(".jp-InputPrompt").all_inner_texts()
-            outputs = [t[-400:] for t in page.locator(".jp-OutputArea-output").all_inner_texts()]
-            raise AssertionError(f"prompts {prompts}; outputs {outputs}") from None
+            screenshot(page, "failed-progress-second-cell")
+            raise AssertionError(notebook_state(page)) from None
         second.get_by_role("button", name="Stop").click()
         sync_api.expect(second).to_contain_text("stopped by you", timeout=60_000)
         second.scroll_into_view_if_needed()
-        _screenshot(page, "9-progress-stopped")
+        screenshot(page, "9-progress-stopped")
         done = int(re.search(r"(\d+) / 9 candidates", second.inner_text()).group(1))
         assert 1 <= done < 9
         runs = SessionStore(home).runs()
@@ -167,7 +133,7 @@ def test_dashboard_labels_a_generate_run_into_the_session_db(browser, tmp_path):
         question.wait_for(timeout=30_000)
         page.locator("canvas").first.wait_for(state="attached", timeout=30_000)
         page.wait_for_timeout(500)
-        _screenshot(page, "10-dashboard-labelling")
+        screenshot(page, "10-dashboard-labelling")
         answered: dict[str, bool] = {}
         while not page.locator(".wb-done").count():
             source = question.inner_text().strip()
@@ -178,4 +144,4 @@ def test_dashboard_labels_a_generate_run_into_the_session_db(browser, tmp_path):
         assert SessionStore(db).run(result.run_id)["labels"] == answered
         sync_api.expect(page.locator(".wb-message").first).to_contain_text("saved")
         page.wait_for_timeout(500)
-        _screenshot(page, "11-dashboard-labelled")
+        screenshot(page, "11-dashboard-labelled")
