@@ -171,6 +171,23 @@ def test_generate_and_visualize_messages_become_the_phase_and_the_log():
     assert "workbench: llm is writing candidates" in state.text()
 
 
+def test_a_refinement_counts_its_own_candidates_not_the_whole_run():
+    """A refine of one candidate in a run of three says "candidate 1 of 1", not "4 of 4"."""
+    from workbench._results import CandidateResult
+
+    state = ProgressState()
+    state.update({"kind": "generate", "strategy": "llm", "round": 1})
+    state.update({"kind": "candidate", "index": 3, "total": 4, "strategy": "llm"})
+    assert state.phase == "candidate 1 of 1 (llm)" and state.counts_text() == "0 / 1 candidates"
+    state.update({"kind": "phase", "index": 3, "phase": "timing"})
+    assert state.phase == "candidate 1: timing"
+    done = CandidateResult("abcd1234", "def f(x):\n    return x\n", "llm", status="failed")
+    done.reason = "wrong result"
+    state.update({"kind": "done", "index": 3, "total": 4, "candidate": done})
+    assert state.counts_text() == "1 / 1 candidates"
+    assert state.log[-1] == "[1/1] llm abcd1234: failed wrong result"
+
+
 def test_without_widgets_the_magics_print_one_line_per_candidate(capsys):
     from workbench._magics import _widgets_shown, _with_progress
 

@@ -105,3 +105,32 @@ def test_refine_with_the_llm_strategy_sends_the_hint_and_refines_a_refined_candi
     assert child.status == "passed" and child.parent == wrong.id and child.round == 2
     prompt = strategy.exchanges[-1].request.messages[-1]["content"]
     assert "please add x to itself" in prompt and "expected" in prompt
+
+
+def test_a_stopped_run_still_refines_and_a_refine_can_be_stopped():
+    import threading
+
+    stop = threading.Event()
+
+    def press_stop_after_the_first(event):
+        if isinstance(event, dict) and event.get("kind") == "done":
+            stop.set()
+
+    res = workbench.optimize(
+        CELL,
+        inputs=make,
+        strategies=[Scripted()],
+        candidates=[RIGHT + "# user 1\n", RIGHT + "# user 2\n"],
+        sizes=[2, 40],
+        namespace={},
+        progress=press_stop_after_the_first,
+        stop=stop,
+    )
+    assert len(res.candidates) == 1 and "stopped by the user" in " ".join(res.notes)
+    # a refine afterwards is a new request: the first run's Stop does not skip it
+    res.refine("use x + x", candidate=res.candidates[0].id)
+    assert len(res.candidates) == 2 and res.candidates[-1].status == "passed"
+    # its own Stop does
+    res.refine("again", candidate=res.candidates[-1].id, stop=stop)
+    assert len(res.candidates) == 2
+    assert res.notes[-1].startswith("stopped by the user")

@@ -63,6 +63,29 @@ def test_wb_sessions_show_resume_accept(shell):
         shell.run_line_magic("wb", "show nope1234")
 
 
+def test_wb_load_puts_the_accepted_code_in_the_cell_after_a_restart(shell):
+    """An Accept button cannot add a cell (a click is not a cell's request): %wb load, run
+    in a new cell, replaces it with the accepted code, from the session, in a new kernel too."""
+    with pytest.raises(IPythonUsageError, match="nothing was accepted"):
+        shell.run_line_magic("wb", "load")
+    shell.user_ns.update(make=make, cands=["def double(x):\n    return x + x\n"])
+    res = shell.run_cell_magic(
+        "optimize", "--inputs make --candidates cands --strategies none --sizes 2,30", CELL
+    )
+    with pytest.raises(IPythonUsageError, match=f"nothing was accepted in session {res.run_id}"):
+        shell.run_line_magic("wb", f"load {res.run_id}")
+    res.accept(new_cell=False)
+    shell.reset(new_session=False)  # the kernel restarted: the binding is gone, the session not
+    shell.rl_next_input = None
+    shell.run_line_magic("wb", "load")
+    cell = shell.rl_next_input
+    assert cell.startswith(f"# accepted from workbench session {res.run_id}: {res.accepted}")
+    shell.run_cell(cell)
+    assert shell.user_ns["double"](np.ones(3)).tolist() == [2.0, 2.0, 2.0]
+    with pytest.raises(IPythonUsageError, match="at most one"):
+        shell.run_line_magic("wb", "load a b")
+
+
 def test_accept_offers_the_code_as_next_cell(shell):
     shell.user_ns.update(make=make, cands=["def double(x):\n    return x + x\n"])
     shell.rl_next_input = None

@@ -146,6 +146,9 @@ def test_optimize_shows_the_explorer_which_refines_with_a_hint_and_accepts(brows
         screenshot(page, "1-explorer-failed-candidate-and-its-exchange")
 
         page.click("button.wb-refine")
+        # the refinement shows its progress in the explorer while it runs, then the child
+        page.locator(".wb-explorer .wb-progress").wait_for(timeout=10_000)
+        screenshot(page, "2a-explorer-refining")
         child = page.locator(f".wb-candidate-{ids['refined']}")
         child.wait_for(timeout=60_000)
         sync_api.expect(page.locator(".wb-message")).to_contain_text("new candidate")

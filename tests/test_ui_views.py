@@ -257,6 +257,43 @@ def test_explorer_refine_adds_a_child_and_shows_its_exchange(home):
     assert [c["id"] for c in saved] == [wrong.id, child.id]
 
 
+def test_the_refine_button_runs_in_the_background_with_a_progress_view_and_stop(home):
+    pytest.importorskip("ipywidgets")
+    from workbench.views import Explorer
+
+    result = workbench.optimize(
+        SOURCE,
+        inputs=make,
+        strategies=[_Refiner()],
+        candidates=[WRONG],
+        sizes=[10, 100],
+        time_budget=0.05,
+        namespace={},
+    )
+    view = Explorer(result, namespace={}, plot=False)
+    (wrong,) = result.candidates
+    view.select(wrong.id)
+    view._hint.value = "use np.sum"
+    # the click returns at once: the kernel stays free for Stop and other cells
+    thread = view._refine_in_background()
+    (progress_box,) = view._progress_slot.children
+    assert "refining " + wrong.id in progress_box.children[0].value
+    thread.join(60)
+    assert not thread.is_alive() and not view._refine.disabled
+    assert view._progress_slot.children == ()  # done: the tree and the message say what came
+    assert len(result.candidates) == 2 and "new candidate" in view._message.value
+
+    # Stop pressed before the model answers: no new candidate, and the view says it stopped
+    view.select(result.candidates[-1].id)
+    thread = view._refine_in_background()
+    (progress_box,) = view._progress_slot.children
+    stop_button = [b for b in progress_box.children[2].children if b.description == "Stop"][0]
+    stop_button.click()
+    thread.join(60)
+    assert len(result.candidates) == 2 and "stopped" in view._message.value
+    assert "stopped by you" in progress_box.children[1].value  # kept on screen: it explains
+
+
 def test_explorer_refine_without_a_model_says_how_to_get_one(real_result):
     pytest.importorskip("ipywidgets")
     from workbench.views import Explorer

@@ -351,6 +351,8 @@ class WorkbenchMagics(Magics):
         %wb sessions          list the saved sessions (runs) in this directory
         %wb show ID           show a saved session's results
         %wb resume ID         bring a saved session back (then: res = _; res.accept())
+        %wb load [ID]         replace this cell with the code you accepted (in the newest
+                              session, or session ID), as %load does; run it to keep it
         %wb llm               the active LLM backend, model, endpoint and tokens used
         %wb llm local         the embedded model (the default when installed)
         %wb llm openai --base-url URL --model M --api-key-env VAR [--vision]
@@ -374,6 +376,19 @@ class WorkbenchMagics(Magics):
                 if len(rest) != 1:
                     raise UsageError(f"%wb {command} takes one session id: see %wb sessions")
                 return _load_any(rest[0], self.shell.user_ns if command == "resume" else None)
+            if command == "load":
+                if len(rest) > 1:
+                    raise UsageError("%wb load takes at most one session id: see %wb sessions")
+                from ._session import SessionStore
+
+                run_id, candidate, code = SessionStore(get_settings().home).accepted(
+                    rest[0] if rest else None
+                )
+                self.shell.set_next_input(
+                    f"# accepted from workbench session {run_id}: {candidate}\n{code}",
+                    replace=True,
+                )
+                return None
             if command == "llm":
                 return _llm_command(rest)
             if command == "config":
@@ -391,7 +406,8 @@ class WorkbenchMagics(Magics):
                 print(self.wb.__doc__)
                 return None
             raise UsageError(
-                f"%wb: unknown command {command!r}; try sessions, show ID, resume ID, config"
+                f"%wb: unknown command {command!r}; try sessions, show ID, resume ID, load,"
+                " llm, config"
             )
         except WorkbenchError as exc:
             raise IPythonUsageError(str(exc)) from None

@@ -290,6 +290,7 @@ def refine_result(
     candidate: str | None = None,
     rounds: int = 1,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> OptimizeResult:
     """One or more further LLM rounds of the same session run (``OptimizeResult.refine``)."""
     run = getattr(result, "_live", None)
@@ -322,8 +323,10 @@ def refine_result(
 
         refiners = [LLMStrategy()]
         run.strategies = [*run.strategies, *refiners]
-    # events go to this call's progress, not to the finished one of the first run
+    # events go to this call's progress and Stop, not to those of the first run (which may
+    # have been stopped)
     run.emit = progress or (lambda event: None)
+    run.stop = stop
     for strategy in run.strategies:
         if hasattr(strategy, "watch"):
             strategy.watch(progress, run.stop)

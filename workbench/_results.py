@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import sys
+import threading
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -228,14 +229,17 @@ class OptimizeResult:
         rounds: int = 1,
         *,
         progress: Any = None,
+        stop: threading.Event | None = None,
     ) -> OptimizeResult:
         """More LLM rounds in the same session run, with your ``hint``: on ``candidate`` (an
         id) alone, or on the best and failed ones. New candidates are added to this result
         (children of what they refine) and recorded; returns this result. ``progress``
-        receives the same events as ``optimize``'s."""
+        receives the same events as ``optimize``'s; setting ``stop`` skips what is left."""
         from ._optimize import refine_result
 
-        return refine_result(self, hint=hint, candidate=candidate, rounds=rounds, progress=progress)
+        return refine_result(
+            self, hint=hint, candidate=candidate, rounds=rounds, progress=progress, stop=stop
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -255,6 +255,31 @@ class SessionStore:
         out["labels"] = {t: (None if c is None else bool(c)) for t, c in labels}
         return out
 
+    def accepted(self, run_id: str | None = None) -> tuple[str, str, str]:
+        """(run id, candidate id, code) of the candidate accepted in ``run_id``, or in the
+        newest run where one was accepted."""
+        if run_id is None:
+            chosen = [r["id"] for r in self.runs() if r["accepted"]]
+            if not chosen:
+                raise SessionError(
+                    f"nothing was accepted yet in {self.path.parent}: accept a candidate first"
+                    " (its Accept button, or result.accept())"
+                )
+            run_id = chosen[-1]
+        accepted = self.run(run_id)["accepted"]
+        if not accepted:
+            raise SessionError(
+                f"nothing was accepted in session {run_id}: accept a candidate first"
+            )
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT record FROM candidates WHERE run_id = ? AND id = ?", (run_id, accepted)
+            ).fetchone()
+        code = json.loads(row[0]).get("code") if row else None
+        if not code:
+            raise SessionError(f"session {run_id} accepted {accepted}, but has no code for it")
+        return run_id, accepted, code
+
     def events(self, run_id: str) -> list[dict[str, Any]]:
         with self._connect() as con:
             rows = con.execute(

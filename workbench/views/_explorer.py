@@ -4,14 +4,25 @@ diff, reason and timings, the timing plot, and an Accept button that binds the c
 from __future__ import annotations
 
 import html
+import threading
 from collections.abc import MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import LLMError, UsageError, require
 from .._results import OptimizeResult
 from ._exchanges import candidate_exchanges
-from ._html import code_html, detail_html, diff_html, exchange_html, legend_html
+from ._html import (
+    KEEP_IN_NOTEBOOK,
+    code_html,
+    detail_html,
+    diff_html,
+    exchange_html,
+    legend_html,
+)
 from ._model import CandidateNode, build_model
+
+if TYPE_CHECKING:
+    from ._progress import Progress
 
 
 class Explorer:
@@ -72,8 +83,9 @@ class Explorer:
             " the new candidates appear under it in the tree",
         )
         self._refine.add_class("wb-refine")
-        self._refine.on_click(lambda _b: self.refine(self._hint.value))
+        self._refine.on_click(lambda _b: self._refine_in_background())
         refine_row = widgets.HBox([self._hint, self._refine])
+        self._progress_slot = widgets.VBox()  # a refinement's progress while it runs
         detail = widgets.VBox(
             [
                 self._detail,
@@ -87,6 +99,7 @@ class Explorer:
                     " selected candidate, which is checked and timed like the others.</div>"
                 ),
                 refine_row,
+                self._progress_slot,
             ],
             layout=widgets.Layout(width="62%", padding="0 0 0 12px"),
         )
@@ -238,14 +251,14 @@ class Explorer:
         self._refresh_labels()
         self._message.value = (
             f"<span style='color:#1a7f37'>accepted {node.id}: <code>{self.model.entry}</code>"
-            " in your notebook is now this version</span>"
+            f" in your notebook is now this version. {KEEP_IN_NOTEBOOK}</span>"
         )
         return node.id
 
-    def refine(self, hint: str = "") -> list[str]:
-        """One more LLM round on the selected candidate with ``hint`` (the Refine button):
+    def refine(self, hint: str = "", progress: Progress | None = None) -> list[str]:
+        """One more LLM round on the selected candidate with ``hint``:
         ``result.refine(hint, candidate=...)``; returns the new candidates' ids, which join
-        the tree under the selected one."""
+        the tree under the selected one. ``progress`` (a ``Progress``) shows it and stops it."""
         node = self.selected
         if node is None:
             return []
@@ -256,7 +269,12 @@ class Explorer:
             " and checking its answer...</span>"
         )
         try:
-            self.result.refine(hint.strip() or None, candidate=node.id)
+            self.result.refine(
+                hint.strip() or None,
+                candidate=node.id,
+                progress=progress,
+                stop=progress.stop if progress is not None else None,
+            )
         except (UsageError, LLMError) as exc:
             self._message.value = f"<span style='color:#cf222e'>{html.escape(str(exc))}</span>"
             return []
@@ -271,9 +289,15 @@ class Explorer:
         self._header_html()
         self._draw_plot()
         if not new:
+            stopped = progress is not None and progress.stop.is_set()
             self._message.value = (
-                "<span style='color:#9a6700'>the model's answer repeated a candidate already"
-                " here: try another hint</span>"
+                "<span style='color:#9a6700'>"
+                + (
+                    "stopped: no new candidate"
+                    if stopped
+                    else "the model's answer repeated a candidate already here: try another hint"
+                )
+                + "</span>"
             )
             return []
         self.select(new[0])
@@ -283,6 +307,34 @@ class Explorer:
             f" {html.escape(child.status_text)}</span>"
         )
         return new
+
+    def _refine_in_background(self) -> threading.Thread:
+        """The Refine button: refine in a thread with a progress view (phase, the model's
+        text as it streams, Stop), so the kernel stays free and Stop reaches it."""
+        from ._progress import Progress
+
+        node = self.selected
+        progress = Progress(title=f"refining {node.id}" if node else "refining")
+        self._progress_slot.children = [progress.widget]
+        self._refine.disabled = True
+
+        def work() -> None:
+            error = None
+            try:
+                self.refine(self._hint.value, progress=progress)
+            except Exception as exc:  # shown beside the button; the kernel log has the rest
+                error = str(exc) or type(exc).__name__
+                self._message.value = f"<span style='color:#cf222e'>{html.escape(error)}</span>"
+                progress.kernel_log(f"workbench: refine failed: {error}")
+            finally:
+                self._refine.disabled = False
+            progress.finish(error=error)
+            if error is None and not progress.stop.is_set():
+                self._progress_slot.children = []  # the tree and the message say what came
+
+        thread = threading.Thread(target=work, daemon=True, name="workbench-refine")
+        thread.start()
+        return thread
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)

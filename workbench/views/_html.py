@@ -13,6 +13,9 @@ _PRE = (
     "font-size:12px;line-height:1.45;overflow:auto;max-height:420px;white-space:pre"
 )
 
+#: what an Accept button says after binding: a click cannot add a cell, %wb load can
+KEEP_IN_NOTEBOOK = "To keep its code in the notebook, run <code>%wb load</code> in a new cell."
+
 
 def code_html(code: str) -> str:
     return f"<pre class='wb-code' style='{_PRE}'>{html.escape(code.strip())}</pre>"

@@ -12,6 +12,7 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from .._errors import UsageError, require
+from ._html import KEEP_IN_NOTEBOOK
 from ._matrix_plot import matrix_iframe_html
 
 if TYPE_CHECKING:
@@ -77,7 +78,10 @@ class LabellingModel:
         except UsageError as exc:
             self._say(f"cannot accept: {html.escape(str(exc))}", error=True)
             return
-        self._say(f"accepted {chosen.id}: <code>{html.escape(self.result.entry)}</code> is bound")
+        self._say(
+            f"accepted {chosen.id}: <code>{html.escape(self.result.entry)}</code> is bound."
+            f" {KEEP_IN_NOTEBOOK}"
+        )
         self.refresh()
 
     def _say(self, text: str, *, error: bool = False) -> None:

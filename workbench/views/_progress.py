@@ -56,6 +56,8 @@ class ProgressState:
     stream: str | None = None  # the stream that grew last
     active: list[str] = field(default_factory=list)  # streams of this round, newest last
     tokens: int = 0
+    #: the run's index of the first candidate seen: a refinement counts its own candidates
+    first_index: int | None = None
     first_token: float | None = None
     last_token: float | None = None
     finished: bool = False
@@ -96,20 +98,25 @@ class ProgressState:
             self.first_token = self.first_token or now
             self.last_token = now
         elif kind == "candidate":
-            self.total = event["total"]
+            index, self.total = self._counted(event)
             self.stream, self.active = None, []
-            self.phase = (
-                f"candidate {event['index'] + 1} of {event['total']} ({event.get('strategy', '?')})"
-            )
+            self.phase = f"candidate {index + 1} of {self.total} ({event.get('strategy', '?')})"
         elif kind == "phase":
             what = _PHASES.get(event["phase"], event["phase"])
-            self.phase = f"candidate {event['index'] + 1}: {what}"
+            self.phase = f"candidate {self._counted(event)[0] + 1}: {what}"
         elif kind == "done":
-            self.total = event["total"]
-            self.done = event["index"] + 1
+            index, self.total = self._counted(event)
+            self.done = index + 1
             c = event["candidate"]
             what = fmt_speedup(c) if c.status == "passed" else c.reason
             self.log.append(f"[{self.done}/{self.total}] {c.strategy} {c.id}: {c.status} {what}")
+
+    def _counted(self, event: dict[str, Any]) -> tuple[int, int]:
+        """(index, total) counted from the first candidate this progress saw."""
+        if self.first_index is None:
+            self.first_index = event["index"]
+        total = event.get("total", self.total + self.first_index)
+        return event["index"] - self.first_index, total - self.first_index
 
     def finish(self, *, stopped: bool = False, error: str | None = None) -> None:
         with self._lock:
@@ -197,10 +204,11 @@ class Progress:
         self._phase = widgets.HTML("waiting to start")
         self._phase.add_class("wb-phase")
         self._bar = widgets.IntProgress(value=0, min=0, max=1, bar_style="info")
-        self._count = widgets.Label("0 / ? candidates")
+        fit = {"width": "auto", "margin": "0 8px 0 0"}  # labels as wide as their text
+        self._count = widgets.Label("0 / ? candidates", layout=widgets.Layout(**fit))
         self._count.add_class("wb-count")
-        self._elapsed = widgets.Label("0 s")
-        self._tokens = widgets.Label("")
+        self._elapsed = widgets.Label("0 s", layout=widgets.Layout(**fit))
+        self._tokens = widgets.Label("", layout=widgets.Layout(**fit))
         self._tokens.add_class("wb-tokens")
         self._button = widgets.Button(
             description="Stop",
@@ -221,7 +229,10 @@ class Progress:
             [
                 self._title,
                 self._phase,
-                widgets.HBox([self._bar, self._count, self._elapsed, self._tokens, self._button]),
+                widgets.HBox(
+                    [self._bar, self._count, self._elapsed, self._tokens, self._button],
+                    layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+                ),
                 self._stream,
                 self._log,
             ]

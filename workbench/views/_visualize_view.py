@@ -8,6 +8,7 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from .._errors import LLMError, UsageError, require
+from ._html import KEEP_IN_NOTEBOOK
 
 if TYPE_CHECKING:
     from .._visualize import PlotAttempt, VisualizeResult
@@ -123,7 +124,7 @@ class VisualizeView:
         self.accepted = "final" if which in (None, "final") else f"path {which}"
         self._message.value = (
             f"<span style='color:#1a7f37'>accepted {self.accepted}: its script has run in your"
-            " notebook (its code is under <i>code</i> above)</span>"
+            f" notebook (its code is under <i>code</i> above). {KEEP_IN_NOTEBOOK}</span>"
         )
         return code
 
