@@ -7,6 +7,7 @@ import html
 import re
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from test_llm_strategy import SOURCE, ScriptedModel, make_inputs
@@ -80,8 +81,8 @@ def test_streamed_tokens_show_in_the_progress_view_with_the_path_and_a_rate():
     result = optimize_with(StreamingModel(delay=0.01), on_event)
     state = progress.state
     # every reasoning path's text arrived whole, under its name, plus the plan
-    assert set(state.streams) == {"plan", "numpy-dot", "broken-shift", "chatty"}
-    assert "return float(np.dot(x, x))" in state.streams["numpy-dot"]
+    assert set(state.streams) == {"plan", "path numpy-dot", "path broken-shift", "path chatty"}
+    assert "return float(np.dot(x, x))" in state.streams["path numpy-dot"]
     assert state.tokens >= 60 and state.tokens_per_second and state.tokens_per_second > 0
     assert "tokens" in progress._tokens.value and "tok/s" in progress._tokens.value
     # while it streamed, the view named the path being written and showed its last line
@@ -91,7 +92,7 @@ def test_streamed_tokens_show_in_the_progress_view_with_the_path_and_a_rate():
         rows = html.unescape(re.sub("<[^>]+>", "", view.split("<pre", 1)[1].split(">", 1)[1]))
         for row in rows.splitlines():
             what, line = (part.strip() for part in row.split("│"))
-            assert line in state.streams[what.removeprefix("path ")]
+            assert line in state.streams[what]
     # then the candidates ran, and the view counts them
     assert len(result.candidates) == 3 and state.done == 3
     assert progress._count.value == "3 / 3 candidates"
@@ -186,6 +187,58 @@ def test_a_refinement_counts_its_own_candidates_not_the_whole_run():
     state.update({"kind": "done", "index": 3, "total": 4, "candidate": done})
     assert state.counts_text() == "1 / 1 candidates"
     assert state.log[-1] == "[1/1] llm abcd1234: failed wrong result"
+
+
+def test_generate_streams_each_implementation_and_test_set_under_its_name():
+    from test_generate import LOWER_ONLY, RIGHT, SPEC, ScriptedModel
+
+    from workbench._generate import generate
+
+    class Streaming(ScriptedModel):  # each reply a word at a time, as a streaming server does
+        def _complete(self, request, *, on_token, cancel):
+            completions = super()._complete(request, on_token=None, cancel=None)
+            for index, completion in enumerate(completions):
+                for piece in re.findall(r"\S+|\s+", completion.text):
+                    on_token(index, piece)
+            return completions
+
+    codes, tests = [RIGHT[0], LOWER_ONLY[0]], ["assert count_vowels('Apple') == 2"]
+    state, seen = ProgressState(), []
+
+    def progress(event):
+        state.update(event)
+        if isinstance(event, dict):
+            seen.append(state.writing(most=8))
+
+    generate(SPEC, backend=Streaming(codes, tests), n_codes=2, n_tests=1, progress=progress)
+    assert set(state.streams) == {"code 1", "code 2", "tests 1"}
+    assert state.streams["code 2"] == LOWER_ONLY[0] and state.tokens > 10
+    assert any(("code 1", line) in rows for rows in seen for line in RIGHT[0].splitlines())
+    # then the candidates run: the replies are no longer shown as being written
+    assert state.phase.startswith("running 2 candidate(s)") and state.writing() == []
+
+
+def test_visualize_streams_the_interpretations_each_path_and_the_final_script(tmp_path):
+    from test_ui_views import _visualize_df
+
+    from workbench._visualize import visualize
+    from workbench.llm import ReplayBackend
+
+    recording = Path(__file__).resolve().parent.parent / "notebooks/recordings/04_visualize.json"
+    state = ProgressState()
+    visualize(
+        "monthly revenue by region, highlight the region that grew fastest, readable labels",
+        data=_visualize_df(),
+        backend=ReplayBackend(recording),
+        paths=3,
+        refine_rounds=1,
+        max_tokens=400,
+        temperature=0.7,
+        seed=4,
+        progress=state.update,
+    )
+    assert {"interpretations", "path 0", "path 1", "path 2", "final"} <= set(state.streams)
+    assert "plt" in state.streams["path 0"] or "fig" in state.streams["path 0"]
 
 
 def test_without_widgets_the_magics_print_one_line_per_candidate(capsys):

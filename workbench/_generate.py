@@ -31,6 +31,7 @@ from ._render import fmt_seconds
 from ._results import bind_accepted, candidate_id
 from ._session import SessionStore
 from ._settings import Settings, get_settings
+from .llm._types import token_events
 
 if TYPE_CHECKING:
     from .llm import Backend, Exchange, Extraction
@@ -481,7 +482,8 @@ class GenerateResult:
 
 # -- the pipeline -------------------------------------------------------------------------
 
-Progress = Callable[[str], None]
+#: what the run does, in words, and ``{"kind": "tokens", ...}`` events as the model writes
+Progress = Callable[[str | dict[str, Any]], None]
 
 
 def generate(
@@ -543,8 +545,20 @@ def generate(
         say(f"asking {backend.model} for {n_codes} implementations and {n_tests} test sets")
         ask = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed}
         with ThreadPoolExecutor(2) as pool:  # both requests at once: a local server batches them
-            codes_job = pool.submit(backend.complete, code_messages(parsed), n=n_codes, **ask)
-            tests_job = pool.submit(backend.complete, test_messages(parsed), n=n_tests, **ask)
+            codes_job = pool.submit(
+                backend.complete,
+                code_messages(parsed),
+                n=n_codes,
+                on_token=token_events(progress, lambda i: f"code {i + 1}"),
+                **ask,
+            )
+            tests_job = pool.submit(
+                backend.complete,
+                test_messages(parsed),
+                n=n_tests,
+                on_token=token_events(progress, lambda i: f"tests {i + 1}"),
+                **ask,
+            )
             code_exchange, test_exchange = codes_job.result(), tests_job.result()
         for exchange in (code_exchange, test_exchange):
             store.add_event(run_id, "llm_exchange", exchange.to_json())

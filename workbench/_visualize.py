@@ -24,6 +24,7 @@ from typing import Any
 from ._errors import UsageError
 from ._session import SessionStore
 from ._settings import Settings, get_settings
+from .llm._types import token_events
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_CAP = 8 * 2**20  # bytes of PNG read back from a worker
@@ -727,9 +728,16 @@ def critique_image(
     return text[:CRITIQUE_CAP] or None
 
 
-def _ask(ctx: _Context, messages: list[dict[str, str]]) -> str:
+def _ask(
+    ctx: _Context, messages: list[dict[str, str]], stream: str, emit: Progress | None = None
+) -> str:
+    """The model's reply; ``emit`` sees its text arrive under the name ``stream``."""
     exchange = ctx.backend.complete(
-        messages, max_tokens=ctx.max_tokens, temperature=ctx.temperature, seed=ctx.seed
+        messages,
+        max_tokens=ctx.max_tokens,
+        temperature=ctx.temperature,
+        seed=ctx.seed,
+        on_token=token_events(emit, stream),
     )
     _store_exchange(ctx, exchange)
     return exchange.texts[0] if exchange.texts else ""
@@ -787,17 +795,23 @@ def _attempt(
 
 
 def _refine_attempt(
-    ctx: _Context, base: PlotAttempt, attempt_id: str, hint: str | None
+    ctx: _Context,
+    base: PlotAttempt,
+    attempt_id: str,
+    hint: str | None,
+    emit: Progress | None = None,
 ) -> PlotAttempt:
     messages = refine_script_messages(ctx.request, base, ctx.description, ctx.data_name, hint)
-    return _attempt(ctx, attempt_id, base.interpretation, _ask(ctx, messages), hint=hint)
+    reply = _ask(ctx, messages, f"repairs {base.id}", emit)
+    return _attempt(ctx, attempt_id, base.interpretation, reply, hint=hint)
 
 
 def _record_attempt(ctx: _Context, attempt: PlotAttempt) -> None:
     SessionStore(ctx.store_path).add_candidate(ctx.run_id, attempt.id, attempt.to_record())
 
 
-Progress = Callable[[str], None]
+#: what the run does, in words, and ``{"kind": "tokens", ...}`` events as the model writes
+Progress = Callable[[str | dict[str, Any]], None]
 
 
 def visualize(
@@ -874,7 +888,13 @@ def visualize(
         say(f"asking {backend.model} for {paths} interpretations")
         interpretations = (
             parse_interpretations(
-                _ask(ctx, reformulate_messages(request, ctx.description, paths)), paths
+                _ask(
+                    ctx,
+                    reformulate_messages(request, ctx.description, paths),
+                    "interpretations",
+                    progress,
+                ),
+                paths,
             )
             if paths > 1
             else [request]
@@ -886,7 +906,8 @@ def visualize(
             messages = path_script_messages(
                 request, interpretations[index], ctx.description, data_name
             )
-            return _attempt(ctx, f"path-{index}", interpretations[index], _ask(ctx, messages))
+            reply = _ask(ctx, messages, f"path {index}", progress)
+            return _attempt(ctx, f"path-{index}", interpretations[index], reply)
 
         workers = max(1, min(paths, os.cpu_count() or 1, 4))
         with ThreadPoolExecutor(workers) as pool:
@@ -898,13 +919,14 @@ def visualize(
         if aggregate:
             say("aggregating the paths into a final script")
             messages = aggregate_messages(request, made, ctx.description, data_name)
-            final = _attempt(ctx, "final", "aggregated from the paths", _ask(ctx, messages))
+            reply = _ask(ctx, messages, "final", progress)
+            final = _attempt(ctx, "final", "aggregated from the paths", reply)
             _record_attempt(ctx, final)
             for round_no in range(1, refine_rounds + 1):
                 if final.passed:
                     break
                 say(f"refinement round {round_no}: {final.facts.summary()}")
-                better = _refine_attempt(ctx, final, f"final-r{round_no}", None)
+                better = _refine_attempt(ctx, final, f"final-r{round_no}", None, progress)
                 _record_attempt(ctx, better)
                 rounds.append(better)
                 final = better

@@ -34,7 +34,7 @@ from ..llm._prompts import (
     path_code_messages,
     refine_messages,
 )
-from ..llm._types import Backend, Exchange, LLMCancelled
+from ..llm._types import Backend, Exchange, LLMCancelled, token_events
 from ._base import CandidateSpec
 
 TARGETS = ("cpu", "gpu")
@@ -111,20 +111,14 @@ class LLMStrategy:
         self, progress: Callable[[dict], None] | None, cancel: threading.Event | None = None
     ) -> None:
         """Report the model's text as it arrives to ``progress`` as ``{"kind": "tokens",
-        "stream": name, "piece": text}`` events (the name is the reasoning path, ``plan`` or
-        ``refines ID``); setting ``cancel`` abandons the requests under way."""
+        "stream": name, "piece": text}`` events (the name is ``path NAME`` for a reasoning
+        path, ``plan`` or ``refines ID``); setting ``cancel`` abandons the requests under way."""
         self._progress, self._cancel = progress, cancel
 
     def _streaming(self, stream: str) -> dict:
         """``on_token`` and ``cancel`` for one request, when someone watches."""
-        progress = self._progress
-        if progress is None:
-            return {"cancel": self._cancel} if self._cancel is not None else {}
-
-        def on_token(_index: int, piece: str) -> None:
-            progress({"kind": "tokens", "stream": stream, "piece": piece})
-
-        return {"on_token": on_token, "cancel": self._cancel}
+        watched = {"on_token": token_events(self._progress, stream), "cancel": self._cancel}
+        return {key: value for key, value in watched.items() if value is not None}
 
     def _say(self, event: dict) -> None:
         if self._progress is not None:
@@ -185,7 +179,7 @@ class LLMStrategy:
                 temperature=self.temperature,
                 max_tokens=self.max_tokens,
                 seed=self.seed,
-                **self._streaming(path.name),
+                **self._streaming(f"path {path.name}"),
             )
 
         specs: list[CandidateSpec] = []

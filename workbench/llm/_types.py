@@ -28,6 +28,24 @@ Message = Mapping[str, Any]
 #: called with (choice index, text piece) while tokens arrive
 TokenCallback = Callable[[int, str], None]
 
+
+def token_events(
+    emit: Callable[[dict[str, Any]], None] | None, stream: str | Callable[[int], str]
+) -> TokenCallback | None:
+    """An ``on_token`` that passes each piece on as the progress event every view reads,
+    ``{"kind": "tokens", "stream": name, "piece": text}``; ``stream`` is the name a person
+    sees ("plan", "path numpy-sum", "code 3"), or makes it from the choice index. None
+    without ``emit``."""
+    if emit is None:
+        return None
+
+    def on_token(index: int, piece: str) -> None:
+        name = stream(index) if callable(stream) else stream
+        emit({"kind": "tokens", "stream": name, "piece": piece})
+
+    return on_token
+
+
 _ROLES = ("system", "user", "assistant")
 _DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,([A-Za-z0-9+/=\s]+)$")
 _REF_SCHEME = "sha256:"  # an image stored by digest only: enough to match a replay, not to send

@@ -36,12 +36,6 @@ def _token_count(piece: str) -> int:
     return 1 if len(piece) <= 12 else max(1, round(len(piece) / 4))
 
 
-def _stream_title(name: str) -> str:
-    if name == "plan":
-        return "plan"
-    return name if name.startswith("refines ") else f"path {name}"
-
-
 @dataclass
 class ProgressState:
     """What a progress view shows, updated by ``update(event)`` from any thread."""
@@ -75,6 +69,7 @@ class ProgressState:
         if isinstance(event, str):  # generate / visualize say what they do in words
             self.phase = event
             self.log.append(event)
+            self.stream, self.active = None, []  # a new step: the replies shown are done
             return
         kind = event.get("kind")
         if kind == "reference":
@@ -154,7 +149,7 @@ class ProgressState:
     def writing(self, most: int = 4) -> list[tuple[str, str]]:
         """(what, its last line) for the streams of this round the model writes now."""
         names = self.active[-most:]
-        return [(_stream_title(n), (self.tail(n) or [""])[0]) for n in names]
+        return [(n, (self.tail(n) or [""])[0]) for n in names]
 
     def counts_text(self) -> str:
         return f"{self.done} / {self.total or '?'} candidates"
