@@ -241,6 +241,69 @@ def test_visualize_streams_the_interpretations_each_path_and_the_final_script(tm
     assert "plt" in state.streams["path 0"] or "fig" in state.streams["path 0"]
 
 
+def test_stop_while_generate_writes_abandons_the_run_and_says_so_not_failed():
+    from test_generate import LOWER_ONLY, RIGHT, SPEC, ScriptedModel
+
+    from workbench._errors import STOPPED_WRITING
+    from workbench._generate import generate
+
+    progress = Progress(counting=False)
+
+    class Slow(ScriptedModel):  # writes until it is cancelled, as a long reply would
+        def _complete(self, request, *, on_token, cancel):
+            progress.request_stop()  # the user's click while the model writes
+            assert cancel is not None and cancel.wait(5)
+            raise LLMCancelled("cancelled while generating")
+
+    backend = Slow([RIGHT[0], LOWER_ONLY[0]], ["assert count_vowels('a') == 1"])
+    with pytest.raises(LLMCancelled, match="stopped by you"):
+        progress.run_in_cell(
+            lambda p, stop: generate(
+                SPEC, backend=backend, n_codes=2, n_tests=1, progress=p, stop=stop
+            )
+        )
+    # the view says the user stopped it, in the run's words, not "failed"
+    assert progress.state.stopped and not progress.state.error
+    assert progress.state.phase == STOPPED_WRITING
+    assert progress._bar.bar_style != "danger"
+    store = workbench.SessionStore(get_settings().home)
+    run = store.run(store.runs()[-1]["id"])
+    assert run["status"] == "interrupted"  # %wb sessions shows it as stopped midway
+    assert any("stopped by the user" in n for n in run["notes"])
+
+
+def test_stop_after_visualize_drew_its_paths_keeps_them_and_skips_the_final_script():
+    from test_ui_views import _visualize_df
+
+    from workbench._visualize import visualize
+    from workbench.llm import ReplayBackend
+
+    recording = Path(__file__).resolve().parent.parent / "notebooks/recordings/04_visualize.json"
+    backend, stop, asked = ReplayBackend(recording), threading.Event(), []
+
+    def on_exchange(exchange):  # the interpretations, then the three paths: then the user stops
+        asked.append(exchange)
+        if len(asked) == 4:
+            stop.set()
+
+    backend.add_listener(on_exchange)
+    result = visualize(
+        "monthly revenue by region, highlight the region that grew fastest, readable labels",
+        data=_visualize_df(),
+        backend=backend,
+        paths=3,
+        refine_rounds=1,
+        max_tokens=400,
+        temperature=0.7,
+        seed=4,
+        stop=stop,
+    )
+    assert len(asked) == 4  # no aggregation was asked for
+    assert len(result.paths) == 3 and any(p.facts.executed for p in result.paths)
+    assert result.final is None
+    assert any("stopped by the user" in n for n in result.notes)
+
+
 def test_without_widgets_the_magics_print_one_line_per_candidate(capsys):
     from workbench._magics import _widgets_shown, _with_progress
 

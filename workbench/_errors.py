@@ -6,6 +6,7 @@
      +-- ExtraNotInstalled   an optional part is used without its extra (names the pip command)
      +-- SessionError        the session database cannot be read or has no such record
      +-- LLMError            a model backend failed (network, protocol, budget)
+          +-- LLMCancelled   (workbench.llm) the user stopped the model while it wrote
 
 The magics show ``UsageError`` as IPython's UsageError: one line, no traceback.
 """
@@ -31,6 +32,12 @@ class SessionError(WorkbenchError):
 
 class LLMError(WorkbenchError):
     """A model backend failed."""
+
+
+#: what a run stopped while the model wrote says (the message of its ``LLMCancelled``)
+STOPPED_WRITING = (
+    "stopped by you while the model was writing: nothing was kept; run the cell again to start over"
+)
 
 
 class ExtraNotInstalled(WorkbenchError, ImportError):

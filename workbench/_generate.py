@@ -15,6 +15,7 @@ import ast
 import builtins
 import html
 import re
+import threading
 import time
 from collections.abc import Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._errors import UsageError
+from ._errors import STOPPED_WRITING, UsageError
 from ._labelling import Labeller, Question
 from ._passmatrix import PassMatrix, build_pass_matrix
 from ._ranking import RANKERS, Ranking
@@ -31,7 +32,7 @@ from ._render import fmt_seconds
 from ._results import bind_accepted, candidate_id
 from ._session import SessionStore
 from ._settings import Settings, get_settings
-from .llm._types import token_events
+from .llm._types import LLMCancelled, token_events
 
 if TYPE_CHECKING:
     from .llm import Backend, Exchange, Extraction
@@ -502,6 +503,7 @@ def generate(
     seed: int | None = None,
     test_timeout: float = 0.1,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> GenerateResult:
     """Write ``entry`` from ``spec`` (a ``def`` stub with a docstring, or prose plus ``entry``).
 
@@ -510,6 +512,7 @@ def generate(
     in isolated workers (``test_timeout`` seconds per test), ``ranker`` (one of random,
     maxpass, mbr_exec, codet, b4) orders them, and the result asks for at most
     ``label_budget`` test labels. Nothing in ``namespace`` changes until ``result.accept()``.
+    Setting ``stop`` while the model writes abandons the run (``LLMCancelled``).
     """
     started = time.perf_counter()
     parsed = parse_spec(spec, entry)
@@ -543,7 +546,7 @@ def generate(
     notes: list[str] = []
     with store.recording(run_id, notes):
         say(f"asking {backend.model} for {n_codes} implementations and {n_tests} test sets")
-        ask = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed}
+        ask = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed, "cancel": stop}
         with ThreadPoolExecutor(2) as pool:  # both requests at once: a local server batches them
             codes_job = pool.submit(
                 backend.complete,
@@ -559,7 +562,11 @@ def generate(
                 on_token=token_events(progress, lambda i: f"tests {i + 1}"),
                 **ask,
             )
-            code_exchange, test_exchange = codes_job.result(), tests_job.result()
+            try:
+                code_exchange, test_exchange = codes_job.result(), tests_job.result()
+            except LLMCancelled:
+                notes.append("stopped by the user while the model was writing")
+                raise LLMCancelled(STOPPED_WRITING) from None
         for exchange in (code_exchange, test_exchange):
             store.add_event(run_id, "llm_exchange", exchange.to_json())
         codes, tests, rejected = _take_replies(parsed, code_exchange, test_exchange)

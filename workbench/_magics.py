@@ -69,17 +69,18 @@ def _widgets_shown() -> bool:
     return os.environ.get("WORKBENCH_PROGRESS", "").lower() != "text" and widget_frontend()
 
 
-def _with_progress(title: str, function: Any, *args: Any, stoppable: bool = True, **kw: Any) -> Any:
-    """``function(*args, progress=..., **kw)`` with the progress widget and its Stop button
-    (``stop=`` too when ``stoppable``) where widgets are drawn, printed lines elsewhere."""
+def _with_progress(title: str, function: Any, *args: Any, counting: bool = True, **kw: Any) -> Any:
+    """``function(*args, progress=..., stop=..., **kw)`` with the progress widget and its
+    Stop button where widgets are drawn, printed lines elsewhere. ``counting``: the run
+    counts candidates (``optimize``) rather than saying its steps in words."""
     if not _widgets_shown():
         return function(*args, progress=_Printer(), **kw)
     from .views._progress import Progress
 
     def call(progress: Any, stop: Any) -> Any:
-        return function(*args, progress=progress, **({"stop": stop} if stoppable else {}), **kw)
+        return function(*args, progress=progress, stop=stop, **kw)
 
-    return Progress(title=title, stoppable=stoppable, counting=stoppable).run_in_cell(call)
+    return Progress(title=title, counting=counting).run_in_cell(call)
 
 
 @magics_class
@@ -258,7 +259,7 @@ class WorkbenchMagics(Magics):
                 "%%generate",
                 generate,
                 cell,
-                stoppable=False,
+                counting=False,
                 entry=args.entry,
                 n_codes=args.n_codes,
                 n_tests=args.n_tests,
@@ -334,7 +335,7 @@ class WorkbenchMagics(Magics):
                 "%%visualize",
                 visualize,
                 cell.strip(),
-                stoppable=False,
+                counting=False,
                 data_name=args.data,
                 namespace=ns,
                 paths=args.paths,

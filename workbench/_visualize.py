@@ -15,16 +15,17 @@ import os
 import pickle
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from ._errors import UsageError
+from ._errors import STOPPED_WRITING, UsageError
 from ._session import SessionStore
 from ._settings import Settings, get_settings
-from .llm._types import token_events
+from .llm._types import LLMCancelled, token_events
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_CAP = 8 * 2**20  # bytes of PNG read back from a worker
@@ -729,15 +730,21 @@ def critique_image(
 
 
 def _ask(
-    ctx: _Context, messages: list[dict[str, str]], stream: str, emit: Progress | None = None
+    ctx: _Context,
+    messages: list[dict[str, str]],
+    stream: str,
+    emit: Progress | None = None,
+    cancel: threading.Event | None = None,
 ) -> str:
-    """The model's reply; ``emit`` sees its text arrive under the name ``stream``."""
+    """The model's reply; ``emit`` sees its text arrive under the name ``stream``; setting
+    ``cancel`` abandons it (``LLMCancelled``)."""
     exchange = ctx.backend.complete(
         messages,
         max_tokens=ctx.max_tokens,
         temperature=ctx.temperature,
         seed=ctx.seed,
         on_token=token_events(emit, stream),
+        cancel=cancel,
     )
     _store_exchange(ctx, exchange)
     return exchange.texts[0] if exchange.texts else ""
@@ -800,9 +807,10 @@ def _refine_attempt(
     attempt_id: str,
     hint: str | None,
     emit: Progress | None = None,
+    cancel: threading.Event | None = None,
 ) -> PlotAttempt:
     messages = refine_script_messages(ctx.request, base, ctx.description, ctx.data_name, hint)
-    reply = _ask(ctx, messages, f"repairs {base.id}", emit)
+    reply = _ask(ctx, messages, f"repairs {base.id}", emit, cancel)
     return _attempt(ctx, attempt_id, base.interpretation, reply, hint=hint)
 
 
@@ -829,6 +837,7 @@ def visualize(
     temperature: float = 0.7,
     seed: int | None = None,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> VisualizeResult:
     """Plot ``data`` as ``request`` asks, along ``paths`` reformulated interpretations.
 
@@ -836,6 +845,8 @@ def visualize(
     as a PNG and checked on its figure object; with ``aggregate`` the model then writes a
     final script from the paths and their feedback, refined up to ``refine_rounds`` times
     while its checks fail. Nothing in ``namespace`` changes until ``result.accept()``.
+    Setting ``stop`` keeps the paths already drawn and skips the rest; set while the paths
+    are written, it abandons the run (``LLMCancelled``).
     """
     started = time.perf_counter()
     if not request or not request.strip():
@@ -886,50 +897,60 @@ def visualize(
     notes: list[str] = []
     with store.recording(run_id, notes):
         say(f"asking {backend.model} for {paths} interpretations")
-        interpretations = (
-            parse_interpretations(
-                _ask(
-                    ctx,
-                    reformulate_messages(request, ctx.description, paths),
-                    "interpretations",
-                    progress,
-                ),
-                paths,
+        try:
+            interpretations = (
+                parse_interpretations(
+                    _ask(
+                        ctx,
+                        reformulate_messages(request, ctx.description, paths),
+                        "interpretations",
+                        progress,
+                        stop,
+                    ),
+                    paths,
+                )
+                if paths > 1
+                else [request]
             )
-            if paths > 1
-            else [request]
-        )
-        store.add_event(run_id, "interpretations", {"paths": interpretations})
-        say(f"writing and running {paths} script(s)")
+            store.add_event(run_id, "interpretations", {"paths": interpretations})
+            say(f"writing and running {paths} script(s)")
 
-        def make_path(index: int) -> PlotAttempt:
-            messages = path_script_messages(
-                request, interpretations[index], ctx.description, data_name
-            )
-            reply = _ask(ctx, messages, f"path {index}", progress)
-            return _attempt(ctx, f"path-{index}", interpretations[index], reply)
+            def make_path(index: int) -> PlotAttempt:
+                messages = path_script_messages(
+                    request, interpretations[index], ctx.description, data_name
+                )
+                reply = _ask(ctx, messages, f"path {index}", progress, stop)
+                return _attempt(ctx, f"path-{index}", interpretations[index], reply)
 
-        workers = max(1, min(paths, os.cpu_count() or 1, 4))
-        with ThreadPoolExecutor(workers) as pool:
-            made = list(pool.map(make_path, range(paths)))
+            workers = max(1, min(paths, os.cpu_count() or 1, 4))
+            with ThreadPoolExecutor(workers) as pool:
+                made = list(pool.map(make_path, range(paths)))
+        except LLMCancelled:
+            notes.append("stopped by the user while the model was writing")
+            raise LLMCancelled(STOPPED_WRITING) from None
         for attempt in made:
             _record_attempt(ctx, attempt)
         final: PlotAttempt | None = None
         rounds: list[PlotAttempt] = []
-        if aggregate:
-            say("aggregating the paths into a final script")
-            messages = aggregate_messages(request, made, ctx.description, data_name)
-            reply = _ask(ctx, messages, "final", progress)
-            final = _attempt(ctx, "final", "aggregated from the paths", reply)
-            _record_attempt(ctx, final)
-            for round_no in range(1, refine_rounds + 1):
-                if final.passed:
-                    break
-                say(f"refinement round {round_no}: {final.facts.summary()}")
-                better = _refine_attempt(ctx, final, f"final-r{round_no}", None, progress)
-                _record_attempt(ctx, better)
-                rounds.append(better)
-                final = better
+        try:
+            if aggregate and not (stop is not None and stop.is_set()):
+                say("aggregating the paths into a final script")
+                messages = aggregate_messages(request, made, ctx.description, data_name)
+                reply = _ask(ctx, messages, "final", progress, stop)
+                final = _attempt(ctx, "final", "aggregated from the paths", reply)
+                _record_attempt(ctx, final)
+                for round_no in range(1, refine_rounds + 1):
+                    if final.passed:
+                        break
+                    say(f"refinement round {round_no}: {final.facts.summary()}")
+                    better = _refine_attempt(ctx, final, f"final-r{round_no}", None, progress, stop)
+                    _record_attempt(ctx, better)
+                    rounds.append(better)
+                    final = better
+        except LLMCancelled:
+            pass
+        if stop is not None and stop.is_set():
+            notes.append("stopped by the user: the plots drawn so far are kept, the rest skipped")
         if not any(p.facts.executed for p in made) and (final is None or not final.facts.executed):
             notes.append("no script ran: look at the errors, then refine the request")
         result = VisualizeResult(

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from .._errors import require
 from .._render import fmt_speedup
+from ..llm._types import LLMCancelled
 
 T = TypeVar("T")
 
@@ -113,14 +114,18 @@ class ProgressState:
         total = event.get("total", self.total + self.first_index)
         return event["index"] - self.first_index, total - self.first_index
 
-    def finish(self, *, stopped: bool = False, error: str | None = None) -> None:
+    def finish(
+        self, *, stopped: bool = False, error: str | None = None, said: str | None = None
+    ) -> None:
+        """The end: done, failed with ``error``, or stopped (``said``: what the stopped run
+        says it kept)."""
         with self._lock:
             self.finished, self.stopped, self.error = True, stopped, error
             self.stream, self.active = None, []
             if error:
                 self.phase = f"failed: {error}"
             elif stopped:
-                self.phase = STOPPED
+                self.phase = said or STOPPED
             elif self.total:
                 self.phase = (
                     f"done: {self.done} candidate{'s' * (self.done != 1)} checked in "
@@ -209,11 +214,14 @@ class Progress:
             description="Stop",
             icon="stop",
             button_style="danger",
-            tooltip="finish the candidate running now and skip the rest",
+            tooltip="finish the candidate running now and skip the rest"
+            if counting
+            else "stop the model and skip the steps still to come",
         )
         self._button.add_class("wb-stop")
         self._button.on_click(lambda _b: self.request_stop())
         self._button.layout.display = None if stoppable else "none"
+        self._counting = counting
         if not counting:  # generate and visualize say what they do in words instead
             self._bar.layout.display = self._count.layout.display = "none"
         self._stream = widgets.HTML()
@@ -257,7 +265,11 @@ class Progress:
         self.stop.set()
         self._button.disabled = True
         self._button.description = "Stopping…"
-        self._phase.value = "<b>stopping</b> after the candidate running now"
+        self._phase.value = (
+            "<b>stopping</b> after the candidate running now"
+            if self._counting
+            else "<b>stopping</b>"
+        )
 
     def __call__(self, event: dict[str, Any] | str) -> None:
         self.state.update(event)
@@ -307,8 +319,8 @@ class Progress:
             f"border:1px solid #d0d7de;border-radius:6px;white-space:pre'>{lines}</pre>"
         )
 
-    def finish(self, *, error: str | None = None) -> None:
-        self.state.finish(stopped=self.stop.is_set(), error=error)
+    def finish(self, *, error: str | None = None, said: str | None = None) -> None:
+        self.state.finish(stopped=self.stop.is_set(), error=error, said=said)
         self.draw()
 
     # -- running -------------------------------------------------------------------------------
@@ -358,7 +370,10 @@ class Progress:
         finally:
             self._pumped = False
         error = future.exception()
-        self.finish(error=(str(error) or type(error).__name__) if error else None)
+        if isinstance(error, LLMCancelled) and self.stop.is_set():
+            self.finish(said=str(error))  # Stop, not a failure: it says what was kept
+        else:
+            self.finish(error=(str(error) or type(error).__name__) if error else None)
         if handle is not None:
             handle.update(self)
         return future.result()
