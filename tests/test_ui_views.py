@@ -426,3 +426,40 @@ def test_the_detail_shows_where_a_candidate_spends_its_time():
     assert "hot lines" in refined and "83% line 3: <code>out[i] = x[i] * 2</code>" in refined
     assert "compiled with Numba: no line profile" in detail_html(model.node("aaaa1111"), model)
     assert "hot lines" not in detail_html(model.node("bbbb2222"), model)
+
+
+def test_a_wrong_candidate_shows_its_input_and_both_results_side_by_side(real_result, home):
+    """What a user needs to see why it failed: the arguments it was given, what their
+    function returned and what the candidate returned; a saved session shows the same."""
+    from workbench.views._html import detail_html
+
+    wrong = next(c for c in real_result.candidates if c.status == "failed")
+    passed = next(c for c in real_result.candidates if c.status == "passed")
+    assert passed.mismatch is None
+    mismatch = wrong.mismatch
+    assert mismatch.input == "n=10" and mismatch.input in wrong.reason
+    assert mismatch.arguments == ["array (10,) float64\n[0. 1. 2. 3. 4. 5. 6. 7. 8. 9.]"]
+    assert mismatch.expected == "45.0" and mismatch.actual == "0.0"
+    for source in (real_result, SessionStore(home).run(real_result.run_id)):
+        model = build_model(source)
+        shown = detail_html(model.node(wrong.id), model)
+        assert "Where it went wrong" in shown and "input n=10" in shown
+        expected = shown.index("your function returned")
+        actual = shown.index("this candidate returned")
+        assert expected < shown.index(">45.0<") < actual < shown.index(">0.0<")
+        assert "Where it went wrong" not in detail_html(model.node(passed.id), model)
+
+
+def test_a_candidate_that_raises_shows_the_error_beside_the_expected_result(home):
+    result = workbench.optimize(
+        SOURCE,
+        inputs=make,
+        strategies=[],
+        candidates=["def total(xs):\n    return xs[len(xs)] + 0.0\n"],
+        sizes=[3, 10],
+        time_budget=0.1,
+        namespace={},
+    )
+    (broken,) = result.candidates
+    assert broken.status == "error" and broken.mismatch.input == "n=3"
+    assert broken.mismatch.expected == "3.0" and "IndexError" in broken.mismatch.actual

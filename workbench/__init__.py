@@ -14,7 +14,7 @@ from ._errors import (
 )
 from ._generate import GenerateResult, generate, load_generate_result
 from ._optimize import load_result, optimize
-from ._results import CandidateResult, OptimizeResult, Reference, Timing
+from ._results import CandidateResult, Mismatch, OptimizeResult, Reference, Timing
 from ._session import SessionStore
 from ._settings import Settings, configure, get_settings
 from ._strategies import CandidateSpec, LLMStrategy, NumbaStrategy, Strategy
@@ -31,6 +31,7 @@ __all__ = [
     "InputsError",
     "LLMStrategy",
     "LLMError",
+    "Mismatch",
     "NumbaStrategy",
     "OptimizeResult",
     "Reference",

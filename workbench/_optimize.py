@@ -20,6 +20,7 @@ from ._lineprofile import PROFILE_OPTIONS, hot_lines
 from ._nvtx import Timeline, phase
 from ._results import (
     CandidateResult,
+    Mismatch,
     OptimizeResult,
     Reference,
     Timing,
@@ -33,7 +34,7 @@ from ._settings import Settings, get_settings
 from ._strategies import CandidateSpec, Strategy, resolve_strategies
 from ._strategies._base import dedupe
 from ._task import Task, task_from
-from ._verify import Tolerance, compare, compare_sketches
+from ._verify import Tolerance, compare, compare_sketches, preview
 
 DEFAULT_SIZES = (1, 2, 3, 8, 31)
 Progress = Callable[[dict[str, Any]], None]
@@ -665,6 +666,14 @@ def _evaluate(
     ref_sketches = ref_report.timing["sketches"]
     verdict: dict[str, str] = {}
 
+    def wrong_on(i: int, actual: str) -> None:  # what the explorer shows side by side
+        cand.mismatch = Mismatch(
+            input=labels[i],
+            arguments=[preview(a) for a in cases[i]],
+            expected=preview(ref_cases[i]["output"]),
+            actual=actual,
+        )
+
     def decide(report: RunReport) -> dict | None:
         for i in sorted(ref_cases):
             expected = ref_cases[i]
@@ -677,10 +686,12 @@ def _evaluate(
             if "output" not in got:
                 status, why = _explain(got["error"], limits)
                 verdict.update(status=status, reason=f"{why} (on input {labels[i]})")
+                wrong_on(i, why)
                 return None
             diff = compare(expected["output"], got["output"], tol)
             if diff:
                 verdict.update(status="failed", reason=f"{diff} (input {labels[i]})")
+                wrong_on(i, preview(got["output"]))
                 return None
             for j, (before_ref, after) in enumerate(
                 zip(expected["inputs_after"], got["inputs_after"])

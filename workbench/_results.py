@@ -82,6 +82,23 @@ def hot_lines_from(items: Any) -> list[HotLine]:
     return [h if isinstance(h, HotLine) else HotLine.from_dict(h) for h in items or []]
 
 
+@dataclass(frozen=True)
+class Mismatch:
+    """The first input a candidate got wrong, for a person to compare side by side."""
+
+    input: str  # which verification input, e.g. "n=10"
+    arguments: list[str]  # each argument, previewed
+    expected: str  # what the reference returned
+    actual: str  # what the candidate returned, or the error it raised
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Mismatch | None:
+        return None if not data else cls(**{k: data[k] for k in _MISMATCH_FIELDS})
+
+
+_MISMATCH_FIELDS = ("input", "arguments", "expected", "actual")
+
+
 @dataclass
 class CandidateResult:
     """One candidate: its code, where it came from, and what happened to it."""
@@ -104,6 +121,7 @@ class CandidateResult:
     seconds: float = 0.0  # what evaluating it cost the workbench
     hot_lines: list[HotLine] = field(default_factory=list)  # hottest first (line profile)
     profile_note: str = ""  # why lines are missing, e.g. compiled with Numba
+    mismatch: Mismatch | None = None  # the input it got wrong: arguments, expected, actual
 
     # conveniences the issue's API names
     @property
@@ -142,6 +160,7 @@ class CandidateResult:
         if data.get("timing"):
             data["timing"] = Timing(**data["timing"])
         data["hot_lines"] = hot_lines_from(data.get("hot_lines"))
+        data["mismatch"] = Mismatch.from_dict(data.get("mismatch"))
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 

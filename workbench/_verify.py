@@ -52,6 +52,23 @@ def _fmt(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def preview(value: Any, limit: int = 400) -> str:
+    """A value as a person reads it beside another: arrays with their shape and dtype and a
+    few rows, anything else by ``repr``, cut at ``limit`` characters."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, Opaque):
+        text = value.text
+    elif isinstance(value, np.ndarray):
+        body = np.array2string(value, threshold=40, edgeitems=3, precision=6, max_line_width=72)
+        text = f"array {value.shape} {value.dtype}\n{body}"
+    elif isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
+        text = "\n".join(f"[{i}] {preview(v, limit)}" for i, v in enumerate(value))
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float, complex, np.number, np.bool_)) and not isinstance(v, bool)
 

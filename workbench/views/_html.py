@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from .._results import HotLine
+from .._results import HotLine, Mismatch
 from ._exchanges import ExchangeView
 from ._model import STATUS_COLOURS, CandidateNode, ExplorerModel
 
@@ -91,7 +91,33 @@ def detail_html(node: CandidateNode, model: ExplorerModel) -> str:
     )
     title = html.escape(node.label)
     return (
-        f"<div class='wb-detail'><h4 style='margin:4px 0'>{title}</h4><table>{body}</table></div>"
+        f"<div class='wb-detail'><h4 style='margin:4px 0'>{title}</h4><table>{body}</table>"
+        f"{mismatch_html(node.mismatch)}</div>"
+    )
+
+
+def mismatch_html(mismatch: Mismatch | None) -> str:
+    """The input a candidate got wrong: its arguments, then what your function returned and
+    what the candidate returned, side by side."""
+    if mismatch is None:
+        return ""
+    small = _PRE.replace("max-height:420px", "max-height:220px")
+
+    def block(title: str, text: str, css: str) -> str:
+        return (
+            f"<div style='flex:1;min-width:0'><div style='color:#57606a'>{title}</div>"
+            f"<pre class='{css}' style='{small}'>{html.escape(text)}</pre></div>"
+        )
+
+    arguments = "\n".join(f"argument {i + 1}: {text}" for i, text in enumerate(mismatch.arguments))
+    return (
+        "<div class='wb-mismatch' style='margin:6px 0'>"
+        f"<div><b>Where it went wrong</b>: input {html.escape(mismatch.input)}</div>"
+        + block("the arguments", arguments or "(none)", "wb-mismatch-input")
+        + "<div style='display:flex;gap:8px;margin-top:4px'>"
+        + block("your function returned", mismatch.expected, "wb-expected")
+        + block("this candidate returned", mismatch.actual, "wb-actual")
+        + "</div></div>"
     )
 
 

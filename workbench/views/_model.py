@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._render import fmt_bytes, fmt_seconds, fmt_speedup
-from .._results import CandidateResult, HotLine, OptimizeResult, Timing
+from .._results import CandidateResult, HotLine, Mismatch, OptimizeResult, Timing
 
 # status -> colour; passed candidates get a shade of green by speedup instead
 STATUS_COLOURS = {
@@ -130,6 +130,7 @@ class CandidateNode:
     children: list[CandidateNode] = field(default_factory=list)
     hot_lines: list[HotLine] = field(default_factory=list)  # most time first
     profile_note: str = ""  # why there is no line profile
+    mismatch: Mismatch | None = None  # the input it got wrong, to show side by side
 
 
 @dataclass
@@ -233,6 +234,7 @@ def build_model(source: OptimizeResult | dict[str, Any]) -> ExplorerModel:
             warnings=list(c.warnings),
             accepted=c.id == result.accepted,
             hot_lines=list(c.hot_lines),
+            mismatch=c.mismatch,
             profile_note=c.profile_note,
         )
     groups: dict[str, PathGroup] = {}
