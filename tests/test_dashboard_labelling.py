@@ -48,7 +48,7 @@ def test_answering_in_the_dashboard_saves_each_label_and_reranks(db):
     assert app[1].value == run_id  # the generate run is listed (newest first)
     panel = labelling_panel(app)
     clicks = buttons(panel)
-    assert set(clicks) == {"Right", "Wrong", "Skip"}
+    assert set(clicks) == {"Right", "Wrong", "Skip", "Accept"}
     answered = {}
     while (source := question_source(panel)) is not None:
         answered[source] = TRUTH[source]
@@ -59,7 +59,7 @@ def test_answering_in_the_dashboard_saves_each_label_and_reranks(db):
     assert answered
     text = " ".join(p.object for p in panel.select(pn.pane.HTML))
     assert "done: " in text and "saved: test" in text
-    assert all(b.disabled for b in clicks.values())
+    assert all(clicks[name].disabled for name in ("Right", "Wrong", "Skip"))
     # the labels re-ranked the saved run: the right reading leads now
     assert tag(load_generate_result(run_id, str(path)).best).startswith("right")
 
@@ -83,3 +83,25 @@ def test_read_only_shows_the_question_without_buttons(db):
     assert question_source(panel) is not None
     assert buttons(panel) == {}
     assert any("read-only" in p.object for p in panel.select(pn.pane.HTML))
+
+
+def test_accept_in_the_dashboard_records_the_leader_and_wb_load_brings_it_to_the_notebook(
+    db, shell
+):
+    from workbench.views import dashboard_app
+
+    path, run_id = db
+    panel = labelling_panel(dashboard_app(path))
+    clicks = buttons(panel)
+    while (source := question_source(panel)) is not None:
+        clicks["Right" if TRUTH[source] else "Wrong"].clicks += 1
+    clicks["Accept"].clicks += 1
+    leader = load_generate_result(run_id, str(path)).best
+    assert tag(leader).startswith("right")
+    assert SessionStore(path).run(run_id)["accepted"] == leader.id  # saved at once
+    text = " ".join(p.object for p in panel.select(pn.pane.HTML))
+    assert f"accepted {leader.id}" in text and f"%wb load {run_id}" in text
+    # the dashboard ran no candidate code; the notebook gets it from the session
+    shell.run_line_magic("wb", f"load {run_id}")
+    offered = shell.rl_next_input
+    assert leader.code.strip() in offered and "count_vowels" not in shell.user_ns

@@ -232,7 +232,9 @@ def test_visualize_shows_the_paths_side_by_side_and_refines_the_final(browser, t
         page.close()
 
 
-def test_dashboard_lists_the_run_and_shows_code(browser, tmp_path):
+def test_dashboard_shows_a_run_and_accepts_a_candidate_that_wb_load_brings_back(
+    browser, tmp_path, shell
+):
     from workbench import optimize
     from workbench._settings import configure, get_settings
 
@@ -253,9 +255,31 @@ def test_dashboard_lists_the_run_and_shows_code(browser, tmp_path):
     db = tmp_path / "home" / "sessions.db"
     with dashboard(browser, db, result.run_id, {"width": 1400, "height": 1000}) as page:
         page.click(f".tabulator-row:has-text('{_id(WRONG)}')")
-        sync_api.expect(page.locator(".wb-detail").first).to_contain_text("failed")
-        page.click(f".tabulator-row:has-text('{_id(FAST)}')")
-        sync_api.expect(page.locator(".wb-diff").first).to_contain_text("np.sum")
+        detail = page.locator(".wb-detail").first
+        sync_api.expect(detail).to_contain_text("failed")
+        # why: the input, and both results side by side
+        sync_api.expect(detail.locator(".wb-expected")).to_have_text("45.0")
+        sync_api.expect(detail.locator(".wb-actual")).to_have_text("0.0")
+        assert page.locator(".wb-accept button").is_disabled()
         page.wait_for_selector(".bk-Canvas, canvas", timeout=30_000)
         page.wait_for_timeout(500)
-        screenshot(page, "4-dashboard")
+        screenshot(page, "4-dashboard-failed-candidate")
+        page.click(f".tabulator-row:has-text('{_id(FAST)}')")
+        sync_api.expect(page.locator(".wb-diff").first).to_contain_text("np.sum")
+        page.click(".wb-accept button")
+        sync_api.expect(page.locator(".wb-message").first).to_contain_text(
+            f"%wb load {result.run_id}", timeout=30_000
+        )
+        assert SessionStore(db).run(result.run_id)["accepted"] == _id(FAST)
+        sync_api.expect(page.locator(".tabulator-row.tabulator-selected")).to_contain_text(
+            "★ accepted"
+        )
+        page.wait_for_timeout(500)
+        screenshot(page, "4a-dashboard-accepted")
+    # the notebook: %wb load puts the accepted code into the cell
+    configure(home=str(tmp_path / "home"))
+    try:
+        shell.run_line_magic("wb", "load")
+    finally:
+        configure(home=before)
+    assert FAST.strip() in shell.rl_next_input and result.run_id in shell.rl_next_input

@@ -93,15 +93,21 @@ def test_the_heatmap_has_one_row_per_candidate_and_marks_the_labelled_test(resul
     result.label(question.test, False)
     figure = matrix_figure(result)
     heat, marks = (r.data_source.data for r in figure.renderers)
-    assert set(heat["row"]) == {c.id for c in result.candidates}
+    assert {name for _group, name in heat["row"]} == {c.id for c in result.candidates}
     assert len(heat["row"]) == len(result.candidates) * len(result.tests)
     assert list(figure.y_range.factors)[-1] == LABEL_ROW  # the label marks sit on top
     assert marks["test"] == [column_name(result.matrix, question.test)]
     assert question.source in marks["test"][0]  # the column is named by its test
     assert marks["colour"] == [LABEL_COLOURS[False]] and marks["verdict"] == ["wrong"]
     # the rows of one consensus set (same pass row) are next to each other
-    rows = list(figure.y_range.factors)[:-1][::-1]
+    factors = list(figure.y_range.factors)[:-1][::-1]
+    rows = [name for _group, name in factors]
     ids = [c.id for c in result.candidates]
+    # each row sits under its ranking group on the axis, the leading group on top
+    assert factors[0][0] == "#1" and result[factors[0][1]].group == 1
+    for group, name in factors:
+        ranked = result[name].group
+        assert group == (f"#{ranked}" if ranked else "out of play")
     patterns = [result.matrix.passed[ids.index(r)].tobytes() for r in rows]
     changes = sum(a != b for a, b in zip(patterns, patterns[1:]))
     assert changes == len(set(patterns)) - 1

@@ -116,9 +116,10 @@ def _wait_for_the_next_question(page, asked: str) -> None:
 
 def test_dashboard_labels_a_generate_run_into_the_session_db(browser, tmp_path):
     sys.path.insert(0, str(TESTS_DIR))
-    from test_generate import LOWER_ONLY, RIGHT, TRUTH, run
+    from test_generate import LOWER_ONLY, RIGHT, TRUTH, run, tag
     from test_ui_labeller import TESTS
 
+    from workbench._generate import load_generate_result
     from workbench._settings import configure, get_settings
 
     before = get_settings().home
@@ -143,5 +144,13 @@ def test_dashboard_labels_a_generate_run_into_the_session_db(browser, tmp_path):
             assert len(answered) <= 3
         assert SessionStore(db).run(result.run_id)["labels"] == answered
         sync_api.expect(page.locator(".wb-message").first).to_contain_text("saved")
+        page.locator(".wb-accept button").click()
+        sync_api.expect(page.locator(".wb-message").first).to_contain_text(
+            f"%wb load {result.run_id}"
+        )
+        leader = load_generate_result(result.run_id, str(db)).best
+        assert tag(leader).startswith("right")  # the labels put the right reading first
+        assert SessionStore(db).run(result.run_id)["accepted"] == leader.id
+        page.mouse.move(0, 0)  # no tooltip over the screenshot
         page.wait_for_timeout(500)
-        screenshot(page, "11-dashboard-labelled")
+        screenshot(page, "11-dashboard-labelled-and-accepted")

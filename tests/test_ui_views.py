@@ -185,6 +185,38 @@ def test_dashboard_lists_runs_and_rejects_a_missing_database(real_result, home, 
     assert main_dashboard([str(tmp_path / "nothing.db")]) == 2
 
 
+def test_dashboard_accepts_only_a_passed_candidate_and_records_it_without_running_it(
+    real_result, home
+):
+    pn = pytest.importorskip("panel")
+    from workbench.views import dashboard_app
+
+    app = dashboard_app(home / "sessions.db")
+    table = next(iter(app.select(pn.widgets.Tabulator)))
+    (accept,) = [b for b in app.select(pn.widgets.Button) if b.label == "Accept"]
+    ids = list(table.value["candidate"])
+    wrong = next(c.id for c in real_result.candidates if c.status == "failed")
+    fast = next(c.id for c in real_result.candidates if c.status == "passed")
+    table.selection = [ids.index(wrong)]  # what a click on its row does
+    assert accept.disabled
+    assert any("cannot be accepted" in p.object for p in app.select(pn.pane.HTML))
+    table.selection = [ids.index(fast)]
+    assert not accept.disabled
+    accept.clicks += 1
+    assert SessionStore(home).run(real_result.run_id)["accepted"] == fast
+    shown = " ".join(p.object for p in app.select(pn.pane.HTML))
+    assert f"%wb load {real_result.run_id}" in shown
+    assert "★ accepted" in table.value["result"][ids.index(fast)]
+    assert accept.disabled  # accepted already
+    # read-only: no Accept at all
+    (hidden,) = [
+        b
+        for b in dashboard_app(home / "sessions.db", read_only=True).select(pn.widgets.Button)
+        if b.label == "Accept"
+    ]
+    assert not hidden.visible
+
+
 # -- results display as their views; the explorer refines; the visualize image grid ----------
 
 

@@ -359,9 +359,11 @@ class GenerateResult:
         *,
         namespace: MutableMapping[str, Any] | None = None,
         new_cell: bool = True,
+        bind: bool = True,
     ) -> GeneratedCandidate:
         """Bind the chosen (default: best) candidate's ``entry`` in the namespace, record it in
-        the session, and offer its code as the next cell."""
+        the session, and offer its code as the next cell. ``bind=False`` only records the
+        choice (``%wb load`` then brings its code)."""
         if candidate is None:
             chosen = self.best
             if chosen is None:
@@ -384,6 +386,7 @@ class GenerateResult:
             header=f"candidate {chosen.id}, passes {chosen.passes} of {len(self.tests)} generated tests"
             if new_cell
             else None,
+            bind=bind,
         )
         self.accepted = chosen.id
         return chosen

@@ -25,7 +25,6 @@ from ._results import (
     Reference,
     Timing,
     candidate_id,
-    hot_lines_from,
 )
 from ._runner import Program, RunReport, run_program
 from ._scan import scan
@@ -819,24 +818,4 @@ def _reference_dict(reference: Reference) -> dict:
 def load_result(run_id: str, home: str | None = None) -> OptimizeResult:
     """Rebuild an ``OptimizeResult`` from the session database (e.g. after a kernel restart)."""
     store = SessionStore(home or get_settings().home)
-    data = store.run(run_id)
-    ref = data.get("reference") or {}
-    timing = Timing(**ref["timing"]) if ref.get("timing") else None
-    reference = Reference(
-        timing=timing,
-        sizes=ref.get("sizes", []),
-        skipped=ref.get("skipped", []),
-        tests=ref.get("tests", {}),
-        hot_lines=hot_lines_from(ref.get("hot_lines")),
-        profile_note=ref.get("profile_note", ""),
-    )
-    return OptimizeResult(
-        entry=data["entry"],
-        source=data["source"],
-        reference=reference,
-        candidates=[CandidateResult.from_dict(c) for c in data["candidates"]],
-        run_id=run_id,
-        store_path=str(store.path),
-        notes=data.get("notes") or [],
-        accepted=data.get("accepted"),
-    )
+    return OptimizeResult.from_record(store.run(run_id), str(store.path))

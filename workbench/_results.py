@@ -211,9 +211,11 @@ class OptimizeResult:
         *,
         namespace: MutableMapping[str, Any] | None = None,
         new_cell: bool = True,
+        bind: bool = True,
     ) -> CandidateResult:
         """Bind the chosen (default: best) candidate under the original name in the user's
-        namespace, record it in the session, and offer its code as the next cell."""
+        namespace, record it in the session, and offer its code as the next cell.
+        ``bind=False`` only records the choice (``%wb load`` then brings its code)."""
         if candidate is None:
             chosen = self.best
             if chosen is None:
@@ -237,6 +239,7 @@ class OptimizeResult:
             run_id=self.run_id,
             store_path=self.store_path,
             header=f"{chosen.strategy}, {_speedup_text(chosen)}" if new_cell else None,
+            bind=bind,
         )
         self.accepted = chosen.id
         return chosen
@@ -265,6 +268,29 @@ class OptimizeResult:
         data.pop("namespace", None)
         return data
 
+    @classmethod
+    def from_record(cls, data: dict[str, Any], store_path: str | None = None) -> OptimizeResult:
+        """The result of a run as ``SessionStore.run(run_id)`` returns it."""
+        ref = data.get("reference") or {}
+        reference = Reference(
+            timing=Timing(**ref["timing"]) if ref.get("timing") else None,
+            sizes=ref.get("sizes", []),
+            skipped=ref.get("skipped", []),
+            tests=ref.get("tests", {}),
+            hot_lines=hot_lines_from(ref.get("hot_lines")),
+            profile_note=ref.get("profile_note", ""),
+        )
+        return cls(
+            entry=data.get("entry") or "",
+            source=data.get("source") or "",
+            reference=reference,
+            candidates=[CandidateResult.from_dict(c) for c in data.get("candidates", [])],
+            run_id=data.get("id"),
+            store_path=store_path,
+            notes=data.get("notes") or [],
+            accepted=data.get("accepted"),
+        )
+
     def _repr_html_(self) -> str:
         from ._render import result_html
 
@@ -292,19 +318,24 @@ def bind_accepted(
     run_id: str | None,
     store_path: str | None,
     header: str | None,
+    bind: bool = True,
 ) -> None:
     """Run accepted code in the user's namespace, record the choice in the session, and
-    (when ``header`` is given) offer the code as the next cell."""
-    if namespace is None:
-        raise UsageError(
-            "accept() needs namespace=globals() when the result was not made in a notebook"
-        )
-    exec(compile(code, f"<accepted {candidate}>", "exec"), namespace)  # noqa: S102 - the user accepts it
+    (when ``header`` is given) offer the code as the next cell. ``bind=False`` records the
+    choice only: no code runs here (the standalone dashboard's server)."""
+    if bind:
+        if namespace is None:
+            raise UsageError(
+                "accept() needs namespace=globals() when the result was not made in a notebook"
+            )
+        exec(compile(code, f"<accepted {candidate}>", "exec"), namespace)  # noqa: S102 - the user accepts it
     if run_id and store_path:
         from ._session import SessionStore
 
         SessionStore(store_path).update_run(run_id, accepted=candidate)
-    if header is not None:
+    elif not bind:
+        raise UsageError("this result has no session to record the choice in")
+    if bind and header is not None:
         _offer_next_cell(f"# accepted from workbench session {run_id}: {header}\n{code}")
 
 

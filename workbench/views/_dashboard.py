@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import UsageError, WorkbenchError, require
+from .._optimize import load_result
 from .._render import fmt_seconds
 from .._session import SessionStore
-from ._html import code_html, detail_html, diff_html, legend_html
+from ._html import code_html, detail_html, diff_html, legend_html, recorded_html
 from ._labeller import LabellingModel
 from ._model import ExplorerModel, build_model
 
@@ -60,6 +61,7 @@ def _labelling_panel(pn: Any, db_path: Path, run_id: str, read_only: bool) -> An
     """The test labeller for one generate run: the question, Right / Wrong / Skip, the ranking
     and the pass matrix; each answer goes to the session database at once."""
     from .._generate import load_generate_result
+    from ._matrix_plot import legend_html as matrix_legend_html
     from ._matrix_plot import matrix_figure
 
     try:
@@ -86,18 +88,28 @@ def _labelling_panel(pn: Any, db_path: Path, run_id: str, read_only: bool) -> An
     right = button("Right", "success", "the test is right", lambda: model.answer(True))
     wrong = button("Wrong", "danger", "the test is wrong", lambda: model.answer(False))
     skip = button("Skip", "default", "not sure: ask another test", model.skip)
+    accept = button(
+        "Accept",
+        "primary",
+        "record the leading candidate as your choice; %wb load in the notebook brings its code",
+        lambda: model.accept(bind=False),
+    )
 
     def draw() -> None:
         for b in (right, wrong, skip):
             b.disabled = not model.asking
-        question.object = model.prompt_html().replace(
-            "Press <b>Accept</b> to take the leading candidate",
-            "Accept the leading candidate in the notebook: <code>%wb resume "
-            f"{html.escape(run_id)}</code>, then <code>_.accept()</code>",
-        )
+        accept.disabled = result.best is None
+        prompt = model.prompt_html()
+        if read_only:
+            prompt = prompt.replace(
+                "Press <b>Accept</b> to take the leading candidate",
+                "Accept the leading candidate in the notebook: <code>%wb resume "
+                f"{html.escape(run_id)}</code>, then <code>_.accept()</code>",
+            )
+        question.object = prompt
         message.object = model.message
         ranking.object = model.ranking_html()
-        matrix.objects = [pn.pane.Bokeh(matrix_figure(result))]
+        matrix.objects = [pn.pane.HTML(matrix_legend_html()), pn.pane.Bokeh(matrix_figure(result))]
 
     draw()
     if read_only:
@@ -107,7 +119,7 @@ def _labelling_panel(pn: Any, db_path: Path, run_id: str, read_only: bool) -> An
         )
         controls = pn.pane.HTML(note)
     else:
-        controls = pn.Row(right, wrong, skip)
+        controls = pn.Row(right, wrong, skip, accept)
     return pn.Column(
         pn.pane.HTML(model.intro_html(), sizing_mode="stretch_width"),
         question,
@@ -133,12 +145,15 @@ def dashboard_app(db_path: str | Path, *, read_only: bool = False) -> Any:
     kinds = ("optimize", "generate")
     runs = [r for r in store.runs() if r["kind"] in kinds][::-1]  # newest first
     mode = (
-        "read-only" if read_only else "labels you give to %%generate runs are saved in it at once"
+        "read-only"
+        if read_only
+        else "your labels and the candidates you accept are saved in it at once"
     )
     header = pn.pane.HTML(
         f"<h2 style='margin:0'>Workbench sessions</h2><div style='color:#57606a'>{store.path}"
         f" ({mode}). Pick a run: an %%optimize run shows its candidates (pick one in the table "
-        "to see its code), a %%generate run asks you about its tests.</div>",
+        "to see its code), a %%generate run asks you about its tests. <b>Accept</b> records "
+        "your choice; <code>%wb load</code> in the notebook then brings its code.</div>",
         sizing_mode="stretch_width",
     )
     if not runs:
@@ -161,15 +176,32 @@ def dashboard_app(db_path: str | Path, *, read_only: bool = False) -> Any:
     diff = pn.pane.HTML(sizing_mode="stretch_width")
     code = pn.pane.HTML(sizing_mode="stretch_width")
     plot = pn.Column(sizing_mode="stretch_width")
-    state: dict[str, ExplorerModel] = {}
+    accept = pn.widgets.Button(
+        label="Accept",
+        color="success",
+        description="record this candidate as your choice; %wb load in the notebook brings its code",
+        css_classes=["wb-accept"],
+        width=110,
+        visible=not read_only,
+    )
+    message = pn.pane.HTML(sizing_mode="stretch_width", css_classes=["wb-message"])
+    state: dict[str, Any] = {}
 
     def show_candidate(candidate_id: str | None) -> None:
         model = state["model"]
+        state["selected"] = candidate_id
+        accept.disabled = True
+        message.object = ""
         if candidate_id is None:
             detail.object = "<i>this run has no candidates</i>"
             diff.object = code.object = ""
             return
         node = model.node(candidate_id)
+        accept.disabled = node.status != "passed" or node.accepted
+        if node.status != "passed" and not read_only:
+            message.object = (
+                "<span style='color:#57606a'>it did not pass, so it cannot be accepted</span>"
+            )
         detail.object = detail_html(node, model)
         against = "the reference" if node.diff_against == "reference" else node.diff_against
         diff.object = f"<div>changes against {against}:</div>" + diff_html(node.diff)
@@ -181,7 +213,7 @@ def dashboard_app(db_path: str | Path, *, read_only: bool = False) -> Any:
             return
         body.objects = optimize_view
         model = build_model(store.run(run_id))
-        state["model"] = model
+        state["model"], state["run"] = model, run_id
         table.value = pd.DataFrame(_candidate_rows(model))
         nodes = model.nodes()
         timed = any(node.timing for node in nodes)
@@ -198,10 +230,26 @@ def dashboard_app(db_path: str | Path, *, read_only: bool = False) -> Any:
         if event.new:
             show_candidate(table.value["candidate"].iloc[event.new[0]])
 
+    def on_accept(_event: Any) -> None:
+        run_id, chosen = state["run"], state["selected"]
+        try:  # records the choice only: the dashboard's server runs no candidate code
+            load_result(run_id, str(path)).accept(chosen, bind=False)
+        except WorkbenchError as exc:
+            message.object = f"<span style='color:#cf222e'>{html.escape(str(exc))}</span>"
+            return
+        show_run(run_id)  # the table marks it accepted, and it stays selected
+        message.object = f"<span style='color:#1a7f37'>{recorded_html(chosen, run_id)}</span>"
+
+    accept.on_click(on_accept)
+
     optimize_view = [
         pn.pane.HTML(legend_html()),
         table,
-        pn.Row(detail, pn.Tabs(("Diff", diff), ("Full code", code)), sizing_mode="stretch_width"),
+        pn.Row(
+            pn.Column(detail, pn.Row(accept, message), sizing_mode="stretch_width"),
+            pn.Tabs(("Diff", diff), ("Full code", code)),
+            sizing_mode="stretch_width",
+        ),
         pn.pane.HTML("<h3 style='margin:8px 0 0 0'>Timings</h3>"),
         plot,
     ]

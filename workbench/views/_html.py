@@ -17,6 +17,15 @@ _PRE = (
 KEEP_IN_NOTEBOOK = "To keep its code in the notebook, run <code>%wb load</code> in a new cell."
 
 
+def recorded_html(candidate: str, run_id: str | None) -> str:
+    """What an Accept that only records the choice (the standalone dashboard) says."""
+    run = html.escape(run_id or "")
+    return (
+        f"accepted {html.escape(candidate)}: recorded in session {run}. In your notebook,"
+        f" <code>%wb load {run}</code> puts its code into a cell; run that cell to use it."
+    )
+
+
 def code_html(code: str) -> str:
     return f"<pre class='wb-code' style='{_PRE}'>{html.escape(code.strip())}</pre>"
 

@@ -12,7 +12,7 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from .._errors import UsageError, require
-from ._html import KEEP_IN_NOTEBOOK
+from ._html import KEEP_IN_NOTEBOOK, recorded_html
 from ._matrix_plot import matrix_iframe_html
 
 if TYPE_CHECKING:
@@ -71,17 +71,21 @@ class LabellingModel:
         self._say(f"skipped test {self.question.test}")
         self.refresh()
 
-    def accept(self) -> None:
-        """Bind the leading candidate (in the result's namespace) and record it."""
+    def accept(self, *, bind: bool = True) -> None:
+        """Bind the leading candidate (in the result's namespace) and record it; ``bind=False``
+        only records it (the standalone dashboard runs no candidate code)."""
         try:
-            chosen = self.result.accept()
+            chosen = self.result.accept(bind=bind)
         except UsageError as exc:
             self._say(f"cannot accept: {html.escape(str(exc))}", error=True)
             return
-        self._say(
-            f"accepted {chosen.id}: <code>{html.escape(self.result.entry)}</code> is bound."
-            f" {KEEP_IN_NOTEBOOK}"
-        )
+        if bind:
+            self._say(
+                f"accepted {chosen.id}: <code>{html.escape(self.result.entry)}</code> is bound."
+                f" {KEEP_IN_NOTEBOOK}"
+            )
+        else:
+            self._say(recorded_html(chosen.id, self.result.run_id))
         self.refresh()
 
     def _say(self, text: str, *, error: bool = False) -> None:

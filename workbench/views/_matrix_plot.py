@@ -27,7 +27,7 @@ OUTCOME_COLOURS = {
     "crashed": "#57606a",
 }
 LABEL_COLOURS = {True: "#1a7f37", False: "#cf222e"}
-LABEL_ROW = "your labels"
+LABEL_ROW = ("labels", "your labels")  # (group, row) on the heatmap's nested y axis
 _SHORT = 48  # characters of a test shown on its axis tick
 
 
@@ -40,6 +40,14 @@ class MatrixRow:
     consensus: int  # 1 = the first consensus set shown
     group: int | None  # the ranking's group (1 = leader), None when out of play or unranked
     score: float | None
+    ranked: bool = False  # a ranking was given: a row without a group is out of play
+
+    @property
+    def factor(self) -> tuple[str, str]:
+        """(its group, its name): the heatmap's y axis shows each group once, beside its rows."""
+        if self.group is not None:
+            return (f"#{self.group}", self.name)
+        return ("out of play" if self.ranked else f"set {self.consensus}", self.name)
 
 
 def _short(text: str) -> str:
@@ -96,7 +104,7 @@ def matrix_rows(
     rows = []
     for consensus, members in enumerate(sorted(patterns.values(), key=order), 1):
         for i in members:
-            rows.append(MatrixRow(i, names[i], consensus, groups[i], scores[i]))
+            rows.append(MatrixRow(i, names[i], consensus, groups[i], scores[i], result is not None))
     return rows, labels
 
 
@@ -110,7 +118,7 @@ def matrix_figure(
     one column per test, coloured by outcome; ``labels`` (test number or source -> right?) adds
     to the result's own labels."""
     plotting = require("bokeh.plotting", "ui", "the pass matrix view")
-    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models import ColumnDataSource, FactorRange, HoverTool
 
     if isinstance(result_or_matrix, PassMatrix):
         matrix, result = result_or_matrix, None
@@ -144,7 +152,7 @@ def matrix_figure(
             outcome = str(matrix.outcomes[row.index, j])
             returned = matrix.returned[row.index, j]
             cells["test"].append(column)
-            cells["row"].append(row.name)
+            cells["row"].append(row.factor)
             cells["colour"].append(OUTCOME_COLOURS.get(outcome, "#afb8c1"))
             cells["outcome"].append(outcome)
             cells["source"].append(matrix.tests[j])
@@ -161,14 +169,14 @@ def matrix_figure(
         mark_data["verdict"].append("right" if correct else "wrong")
         mark_data["source"].append(matrix.tests[j])
 
-    y_factors = [r.name for r in rows][::-1] + [LABEL_ROW]  # first row on top, labels above it
+    y_factors = [r.factor for r in rows][::-1] + [LABEL_ROW]  # first row on top, labels above
     height = 230 + 22 * len(y_factors)  # room for the slanted test names below
     figure = plotting.figure(
         x_range=columns,
-        y_range=y_factors,
+        y_range=FactorRange(*y_factors, group_padding=0.6),
         width=width,
         height=height,
-        title="Which candidate passes which generated test (rows grouped by consensus set)",
+        title="Which candidate passes which generated test (rows: candidates, by ranking group)",
         x_axis_label="generated tests (hover for the test)",
         toolbar_location=None,
     )

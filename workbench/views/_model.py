@@ -186,20 +186,7 @@ def _label(c: CandidateResult) -> str:
 
 
 def _as_result(source: OptimizeResult | dict[str, Any]) -> OptimizeResult:
-    if isinstance(source, OptimizeResult):
-        return source
-    from .._results import Reference
-
-    ref = source.get("reference") or {}
-    return OptimizeResult(
-        entry=source.get("entry") or "",
-        source=source.get("source") or "",
-        reference=Reference(timing=Timing(**ref["timing"]) if ref.get("timing") else None),
-        candidates=[CandidateResult.from_dict(c) for c in source.get("candidates", [])],
-        run_id=source.get("id"),
-        notes=source.get("notes") or [],
-        accepted=source.get("accepted"),
-    )
+    return source if isinstance(source, OptimizeResult) else OptimizeResult.from_record(source)
 
 
 def build_model(source: OptimizeResult | dict[str, Any]) -> ExplorerModel:
