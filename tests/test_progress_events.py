@@ -326,7 +326,7 @@ def test_a_busy_ipykernel_7_gets_widget_clicks_at_once_and_the_rest_after_the_ce
     sender, receiver = context.socket(zmq.PAIR), context.socket(zmq.PAIR)
     receiver.bind("inproc://wb-test-pump")
     sender.connect("inproc://wb-test-pump")
-    session = Session(key=b"")
+    session = Session(key=b"secret")  # signed, as a kernel's: a replayed signature is refused
     handled, queued = [], []
 
     class Kernel:  # what the pump uses of ipykernel 7's kernel
@@ -358,7 +358,42 @@ def test_a_busy_ipykernel_7_gets_widget_clicks_at_once_and_the_rest_after_the_ce
     pump.close()
     ((main, subshell, frames),) = queued  # ... and goes back to the kernel after this one
     assert main == "shell_main" and subshell is None
+    # the kernel reads it as new: the pump only peeked at its header
     msg = session.deserialize(session.feed_identities(frames, copy=False)[1], copy=False)
     assert msg["header"]["msg_type"] == "execute_request"
     sender.close()
     receiver.close()
+
+
+def test_run_all_in_a_real_kernel_runs_every_cell_after_a_magic_with_progress():
+    """JupyterLab's Run All sends every cell at once; the cells that reach the kernel while
+    %%optimize shows its progress (and reads the shell socket for clicks) run after it."""
+    manager = pytest.importorskip("jupyter_client.manager")
+    kernel, client = manager.start_new_kernel(kernel_name="python3")
+    try:
+        cells = [
+            "%load_ext workbench\nimport numpy as np\n"
+            "def make(n):\n    return (np.arange(n, dtype=float),)\n"
+            "fast = ['def total(xs):\\n    return float(xs.sum())\\n']",
+            "%%optimize --inputs make --strategies none --candidates fast --sizes 5,50"
+            " --time-budget 0.1\ndef total(xs):\n    s = 0.0\n    for x in xs:\n"
+            "        s += x\n    return s",
+            "_.accept()",
+            "print('after the accept')",
+            "print('and the last cell')",
+        ]
+        sent = [client.execute(cell) for cell in cells]
+        replies: dict[str, dict] = {}
+        deadline = time.monotonic() + 120
+        while len(replies) < len(sent) and time.monotonic() < deadline:
+            try:
+                reply = client.get_shell_msg(timeout=1)
+            except Exception:  # queue.Empty: nothing yet
+                continue
+            replies[reply["parent_header"].get("msg_id")] = reply["content"]
+        assert [replies.get(i, {}).get("status") for i in sent] == ["ok"] * len(cells)
+        offered = replies[sent[2]]["payload"]  # the accepted code, offered as the next cell
+        assert offered and "float(xs.sum())" in offered[0]["text"]
+    finally:
+        client.stop_channels()
+        kernel.shutdown_kernel(now=True)

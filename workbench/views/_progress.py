@@ -484,13 +484,16 @@ class _CommPump:
                 return
             try:
                 idents, rest = session.feed_identities(frames, copy=False)
-                msg = session.deserialize(rest, content=True, copy=False)
+                # only peek at the header: a message read with its content has its signature
+                # recorded, and the kernel would drop it as a replay when it reads it again
+                header = session.deserialize(rest, content=False, copy=False)["header"]
             except Exception:
                 self.deferred.append(frames)  # the kernel reports what it cannot read
                 continue
-            if msg["header"]["msg_type"] == "comm_msg":
+            if header["msg_type"] == "comm_msg":
                 cell = self._cell_parent()  # the running cell's, for its outputs
                 try:
+                    msg = session.deserialize(rest, content=True, copy=False)
                     self.kernel.shell_handlers["comm_msg"](None, idents, msg)
                 except Exception:
                     self.kernel.log.exception("workbench: a widget message failed")
