@@ -217,3 +217,27 @@ def test_target_cupy_produces_a_cupy_candidate_or_says_why(optimize_via):
             "not run here: --target cupy needs a CUDA device"
         )
         assert any("needs a CUDA device" in n for n in res.notes)
+
+
+def test_peak_memory_counts_what_a_call_allocates_even_when_memory_is_reused():
+    """A candidate that builds an 8 MB temporary shows about 8 MB more, although after the
+    first calls the allocator hands it memory it already holds."""
+    source = "def total(xs):\n    return float(xs.sum())\n"
+    wasteful = (
+        "import numpy as np\ndef total(xs):\n"
+        "    scratch = np.ones(1_000_000)  # 8 MB it did not need\n"
+        "    return float(xs.sum() + scratch.sum() - 1_000_000)\n"
+    )
+    result = workbench.optimize(
+        source,
+        inputs=lambda n: (np.arange(n, dtype=float),),
+        strategies=[],
+        candidates=[wasteful],
+        sizes=[3, 100],
+        time_budget=0.1,
+        namespace={},
+    )
+    (candidate,) = result.candidates
+    assert candidate.status == "passed", candidate.reason
+    assert candidate.peak_memory >= 7.5e6
+    assert result.reference.timing.peak_memory < 1e6

@@ -89,6 +89,15 @@ def _synthetic() -> OptimizeResult:
 def test_model_builds_the_tree_of_paths_and_refinements():
     model = build_model(_synthetic())
     assert [g.name for g in model.paths] == ["numba", "vectorize"]
+    assert [g.title for g in model.paths] == ["numba variants", "path: vectorize"]
+    # mechanical variants of one strategy sit together, each named by its variant
+    variants = _synthetic()
+    variants.candidates[0].strategy = "numba.njit"
+    variants.candidates.append(
+        CandidateResult("dddd4444", "def f(x):\n    return 2 * x\n", "numba.fastmath")
+    )
+    (numba,) = [g for g in build_model(variants).paths if g.title == "numba variants"]
+    assert [r.strategy for r in numba.roots] == ["numba.njit", "numba.fastmath"]
     (root,) = model.paths[1].roots
     assert root.id == "bbbb2222" and [c.id for c in root.children] == ["cccc3333"]
     refined = model.node("cccc3333")

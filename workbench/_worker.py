@@ -42,6 +42,7 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
         _takes_argument,
     )
     shares_memory, read_exact = _shares_memory, _read_exact
+    release_free_memory = _free_memory_releaser()
 
     def send(msg: dict) -> None:
         data = encode(msg)
@@ -214,7 +215,7 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
     if nvtx_domain is not None:
         nvtx_domain.pop_range()
 
-    peak = peak_memory(fn, make(size + k))
+    peak = peak_memory(fn, make(size + k), release_free_memory)
     send(
         {
             "kind": "timing",
@@ -421,9 +422,25 @@ def _stable(times: list[float]) -> bool:
     return median > 0 and 1.2533 * (iqr / 1.349) / (n**0.5) / median < 0.01
 
 
-def _peak_memory(fn, args) -> int | None:
-    """Peak resident memory one call adds (bytes), from the kernel's high-water mark."""
+def _free_memory_releaser():
+    """glibc's ``malloc_trim(0)``, or None: hands freed heap memory back to the OS, so that a
+    call's allocations land on fresh pages and show in resident memory."""
     try:
+        import ctypes
+
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return lambda: trim(0)
+
+
+def _peak_memory(fn, args, release_free_memory=None) -> int | None:
+    """Peak resident memory one call adds (bytes), from the kernel's high-water mark. Freed
+    heap memory is released first: memory the allocator reuses would not show as growth."""
+    try:
+        if release_free_memory is not None:
+            release_free_memory()
         with open("/proc/self/clear_refs", "w") as fh:
             fh.write("5")
         before = _status_kb("VmRSS")

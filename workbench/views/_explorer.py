@@ -122,7 +122,7 @@ class Explorer:
         items: list[Any] = []
         self._buttons = {}
         for group in self.model.paths:
-            items.append(widgets.HTML(f"<b>path: {html.escape(group.name)}</b>"))
+            items.append(widgets.HTML(f"<b>{html.escape(group.title)}</b>"))
             for node in group.walk():
                 button = widgets.Button(
                     tooltip=node.reason or node.status_text,

@@ -87,7 +87,8 @@ def detail_html(node: CandidateNode, model: ExplorerModel) -> str:
         rows.append(("hot lines", _hot_lines_html(node.hot_lines)))
     elif node.profile_note:
         rows.append(("hot lines", html.escape(node.profile_note)))
-    origin = node.strategy + (f", path {node.path}" if node.path != node.strategy else "")
+    on_a_path = node.path not in (node.strategy, node.strategy.split(".")[0])
+    origin = node.strategy + (f", path {node.path}" if on_a_path else "")
     if node.parent:
         origin += f", refinement (round {node.round}) of {node.parent}"
     rows.append(("made by", html.escape(origin)))

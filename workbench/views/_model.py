@@ -140,6 +140,15 @@ class PathGroup:
     name: str
     roots: list[CandidateNode]
 
+    @property
+    def title(self) -> str:
+        """The group's heading: an LLM reasoning path, your candidates, or mechanical variants."""
+        if any(root.strategy == "llm" for root in self.roots):
+            return f"path: {self.name}"
+        if self.name == "user":
+            return "your candidates"
+        return f"{self.name} variants"
+
     def walk(self) -> list[CandidateNode]:
         out: list[CandidateNode] = []
 
@@ -201,7 +210,7 @@ def build_model(source: OptimizeResult | dict[str, Any]) -> ExplorerModel:
             id=c.id,
             label=_label(c),
             strategy=c.strategy,
-            path=c.path or c.strategy,
+            path=c.path or c.strategy.split(".")[0],  # mechanical variants: one group
             parent=parent.id if parent else None,
             round=c.round,
             depth=0,
