@@ -13,9 +13,18 @@ cells = [
         "isolated process, checks it against your function on inputs of several sizes, and times "
         "the ones that pass (`--strategies numba` keeps this notebook to the mechanical Numba "
         "candidates; without it, an installed LLM adds candidates along several reasoning paths). "
-        "The table shows every candidate's status, speedup (with its spread in "
-        "brackets) and why it failed if it did. Nothing changes in your namespace until you "
-        "accept a candidate."
+        "Nothing changes in your namespace until you accept a candidate.\n\n"
+        "**Reading what a cell shows.** While it works, the cell shows its progress (the phase, "
+        "candidates checked, and a **Stop** button that keeps what is finished). Then, in "
+        "JupyterLab, the **candidate explorer**: on the left every candidate, grouped by where "
+        "it came from and coloured by its result (dark green: much faster; orange: wrong "
+        "results; red: error; the legend is above them). Click one to see, on the right, its "
+        "status and speedup with its range (the spread of the timings), how it was timed, its "
+        "hot lines, what changed against your function (**Diff**), and, for a failed one, the "
+        "input it got wrong with your function's result and its own side by side. **Accept** "
+        "puts the selected candidate into your notebook under your function's name; **Show the "
+        "timing plot** draws every timed call. Outside JupyterLab (a terminal, a script, this "
+        "notebook run headless) the same result prints as a table."
     ),
     code("%load_ext workbench\nimport numpy as np\n%wb config time_budget=1"),
     md(
@@ -68,7 +77,10 @@ cells = [
     ),
     md(
         "## Sessions\nEvery run is saved in `.workbench/` beside this notebook as it completes; "
-        "after a kernel restart `%wb sessions` lists them and `%wb resume ID` brings one back."
+        "after a kernel restart `%wb sessions` lists them and `%wb resume ID` brings one back. "
+        "`workbench dashboard` in a terminal beside this notebook shows every saved run in a "
+        "browser; a candidate you accept there is recorded, and `%wb load ID` in a new cell "
+        "puts its code into that cell."
     ),
     code("%wb sessions"),
 ]
