@@ -58,6 +58,7 @@ class ProgressState:
     finished: bool = False
     stopped: bool = False
     error: str | None = None
+    counting: bool = True  # counts candidates (optimize); generate and visualize do not
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -167,7 +168,8 @@ class ProgressState:
 
     def text(self) -> str:
         """The state as plain text (terminals, saved notebooks without widgets)."""
-        lines = [f"workbench: {self.phase} · {self.counts_text()} · {self.elapsed:.1f} s"]
+        counts = f" · {self.counts_text()}" if self.counting else ""
+        lines = [f"workbench: {self.phase}{counts} · {self.elapsed:.1f} s"]
         if self.tokens:
             lines[0] += f" · {self.tokens_text()}"
         return "\n".join([*lines, *("  " + line for line in self.log)])
@@ -194,7 +196,7 @@ class Progress:
     ) -> None:
         widgets = require("ipywidgets", "ui", "the progress widget")
         self.stop = stop or threading.Event()
-        self.state = ProgressState()
+        self.state = ProgressState(counting=counting)
         self.title = title
         self._min_gap = 1.0 / redraw_hz
         self._last_draw = 0.0
@@ -221,7 +223,6 @@ class Progress:
         self._button.add_class("wb-stop")
         self._button.on_click(lambda _b: self.request_stop())
         self._button.layout.display = None if stoppable else "none"
-        self._counting = counting
         if not counting:  # generate and visualize say what they do in words instead
             self._bar.layout.display = self._count.layout.display = "none"
         self._stream = widgets.HTML()
@@ -267,7 +268,7 @@ class Progress:
         self._button.description = "Stopping…"
         self._phase.value = (
             "<b>stopping</b> after the candidate running now"
-            if self._counting
+            if self.state.counting
             else "<b>stopping</b>"
         )
 
