@@ -28,7 +28,7 @@ OUTCOME_COLOURS = {
 }
 LABEL_COLOURS = {True: "#1a7f37", False: "#cf222e"}
 LABEL_ROW = ("labels", "your labels")  # (group, row) on the heatmap's nested y axis
-_SHORT = 48  # characters of a test shown on its axis tick
+_SHORT = 36  # characters of a test shown on its axis tick
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class MatrixRow:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
+    text = " ".join(text.split()).removeprefix("assert ")  # every column is an assert
     return text if len(text) <= _SHORT else text[: _SHORT - 1] + "…"
 
 
@@ -213,7 +213,9 @@ def matrix_figure(
     figure.add_tools(
         HoverTool(renderers=[labelled], tooltips=[("you said", "@verdict"), ("test", "@source")])
     )
-    figure.xaxis.major_label_orientation = math.pi / 6
+    # steep enough that neighbouring names do not overlap; room on the left for the first
+    figure.xaxis.major_label_orientation = math.pi / 3
+    figure.min_border_left = 140
     figure.grid.grid_line_color = None
     figure.axis.axis_line_color = None
     return figure
