@@ -166,12 +166,12 @@ def test_optimize_shows_the_explorer_which_refines_with_a_hint_and_accepts(brows
 
         page.click("button.wb-accept")
         page.wait_for_selector(".wb-message:has-text('accepted')", timeout=30_000)
-        scroll_to(page, ".wb-explorer button.wb-accept")
-        screenshot(page, "3-explorer-accepted")
 
         run_last_cell(page)
         out = page.locator(".jp-OutputArea-output:has-text('total now:')")
         sync_api.expect(out).to_contain_text("True 45.0", timeout=30_000)
+        scroll_to(page, ".wb-explorer button.wb-accept")
+        screenshot(page, "3-explorer-accepted")  # with the cell below that uses it
 
         (run,) = SessionStore(tmp_path / "nb" / ".workbench").runs()
         assert run["accepted"] == ids["refined"] and run["candidates"] == 4

@@ -137,6 +137,23 @@ def test_explorer_accepts_only_passed_candidates_and_records_it(real_result, hom
     assert "accepted" in view._message.value
 
 
+def test_an_explorer_shows_a_candidate_accepted_from_code_in_another_cell(real_result):
+    pytest.importorskip("ipywidgets")
+    import numpy as np
+
+    from workbench.views import explorer
+
+    view = explorer(real_result, namespace={})
+    fast = next(c for c in real_result.candidates if c.status == "passed")
+    assert "★" not in view._buttons[fast.id].description
+    real_result.accept(fast.id, namespace={"np": np}, new_cell=False)  # res.accept() later on
+    assert view._buttons[fast.id].description.startswith(("★", "▶ ★"))
+    assert f"accepted {fast.id}" in view._message.value
+    # the result is still plain data: its dict leaves the user's namespace (modules) out
+    data = real_result.to_dict()
+    assert "namespace" not in data and data["accepted"] == fast.id
+
+
 def test_explorer_rejects_what_is_not_a_result():
     pytest.importorskip("ipywidgets")
     from workbench._errors import UsageError

@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import sys
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -242,7 +242,14 @@ class OptimizeResult:
             bind=bind,
         )
         self.accepted = chosen.id
+        for callback in self.__dict__.get("_watchers", ()):
+            callback()
         return chosen
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after a candidate is accepted, from a view or from code: a
+        view of this result shown in another cell redraws."""
+        self.__dict__.setdefault("_watchers", []).append(callback)
 
     def refine(
         self,
@@ -264,8 +271,9 @@ class OptimizeResult:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data.pop("namespace", None)
+        """Plain data (the user's namespace left out: it is not the result's to copy)."""
+        data = dataclasses.asdict(dataclasses.replace(self, namespace=None))
+        data.pop("namespace")
         return data
 
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import threading
+import weakref
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +117,24 @@ class Explorer:
         )
         if first:
             self.select(first)
+        this = weakref.ref(self)  # the result must not keep a closed view alive
+        result.watch(lambda: (view := this()) is not None and view._show_accepted())
+
+    def _show_accepted(self) -> None:
+        """Mark the result's accepted candidate: after Accept here, or ``res.accept()`` in code."""
+        chosen = self.result.accepted
+        if chosen is None:
+            return
+        self.model.accepted = chosen
+        for node in self.model.nodes():
+            node.accepted = node.id == chosen
+        if self.selected is not None:
+            self._detail.value = detail_html(self.selected, self.model)
+        self._refresh_labels()
+        self._message.value = (
+            f"<span style='color:#1a7f37'>accepted {chosen}: <code>{self.model.entry}</code>"
+            f" in your notebook is now this version. {KEEP_IN_NOTEBOOK}</span>"
+        )
 
     def _build_tree(self) -> None:
         widgets = require("ipywidgets", "ui", "the candidate explorer")
@@ -240,19 +259,10 @@ class Explorer:
         if node is None:
             return None
         try:
-            self.result.accept(node.id, namespace=self.namespace)
+            self.result.accept(node.id, namespace=self.namespace)  # _show_accepted redraws
         except UsageError as exc:
             self._message.value = f"<span style='color:#cf222e'>{exc}</span>"
             return None
-        self.model.accepted = node.id
-        for other in self.model.nodes():
-            other.accepted = other.id == node.id
-        self._detail.value = detail_html(node, self.model)
-        self._refresh_labels()
-        self._message.value = (
-            f"<span style='color:#1a7f37'>accepted {node.id}: <code>{self.model.entry}</code>"
-            f" in your notebook is now this version. {KEEP_IN_NOTEBOOK}</span>"
-        )
         return node.id
 
     def refine(self, hint: str = "", progress: Progress | None = None) -> list[str]:
