@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
 import workbench
 from workbench import _settings
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +27,28 @@ def _isolated_settings(tmp_path, monkeypatch):
     yield
     _settings._current = saved
     _active._reset_for_tests()
+
+
+@pytest.fixture
+def run_notebook():
+    """``run_notebook(name, cwd)``: run ``notebooks/NAME`` top to bottom in a fresh kernel
+    (working directory ``cwd``, sessions in the test's own folder); returns the text of every
+    output, in order."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    def run(name: str, cwd: Path = NOTEBOOKS, timeout: int = 300) -> list[str]:
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        resources = {"metadata": {"path": str(cwd)}}
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources=resources).execute()
+        return [
+            out.get("text", "") + out.get("data", {}).get("text/plain", "")
+            for cell in nb.cells
+            if cell.cell_type == "code"
+            for out in cell.get("outputs", [])
+        ]
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
 import pytest
-from nbclient import NotebookClient
-
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 @pytest.mark.notebook
 @pytest.mark.cudasim
-def test_gpu_notebook_runs_and_its_kernels_match(tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / ".workbench"))
-    nb = nbformat.read(NOTEBOOKS / "03_gpu.ipynb", as_version=4)
-    NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
-    ).execute()
-    printed = "".join(
-        out.get("text", "")
-        for cell in nb.cells
-        if cell.cell_type == "code"
-        for out in cell.get("outputs", [])
-    )
+def test_gpu_notebook_runs_and_its_kernels_match(run_notebook):
+    printed = "".join(run_notebook("03_gpu.ipynb"))
     assert "GPU targets:" in printed
     assert "DIFFERS" not in printed
     # with a device or the simulator the stencil was checked and timed; else it said why not

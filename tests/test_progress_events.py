@@ -7,7 +7,6 @@ import html
 import re
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from test_llm_strategy import SOURCE, ScriptedModel, make_inputs
@@ -218,25 +217,11 @@ def test_generate_streams_each_implementation_and_test_set_under_its_name():
     assert state.phase.startswith("running 2 candidate(s)") and state.writing() == []
 
 
-def test_visualize_streams_the_interpretations_each_path_and_the_final_script(tmp_path):
-    from test_ui_views import _visualize_df
+def test_visualize_streams_the_interpretations_each_path_and_the_final_script():
+    from test_ui_views import recorded_visualize
 
-    from workbench._visualize import visualize
-    from workbench.llm import ReplayBackend
-
-    recording = Path(__file__).resolve().parent.parent / "notebooks/recordings/04_visualize.json"
     state = ProgressState()
-    visualize(
-        "monthly revenue by region, highlight the region that grew fastest, readable labels",
-        data=_visualize_df(),
-        backend=ReplayBackend(recording),
-        paths=3,
-        refine_rounds=1,
-        max_tokens=400,
-        temperature=0.7,
-        seed=4,
-        progress=state.update,
-    )
+    recorded_visualize(progress=state.update)
     assert {"interpretations", "path 0", "path 1", "path 2", "final"} <= set(state.streams)
     assert "plt" in state.streams["path 0"] or "fig" in state.streams["path 0"]
 
@@ -273,13 +258,9 @@ def test_stop_while_generate_writes_abandons_the_run_and_says_so_not_failed():
 
 
 def test_stop_after_visualize_drew_its_paths_keeps_them_and_skips_the_final_script():
-    from test_ui_views import _visualize_df
+    from test_ui_views import recorded_visualize, visualize_recording
 
-    from workbench._visualize import visualize
-    from workbench.llm import ReplayBackend
-
-    recording = Path(__file__).resolve().parent.parent / "notebooks/recordings/04_visualize.json"
-    backend, stop, asked = ReplayBackend(recording), threading.Event(), []
+    backend, stop, asked = visualize_recording(), threading.Event(), []
 
     def on_exchange(exchange):  # the interpretations, then the three paths: then the user stops
         asked.append(exchange)
@@ -287,17 +268,7 @@ def test_stop_after_visualize_drew_its_paths_keeps_them_and_skips_the_final_scri
             stop.set()
 
     backend.add_listener(on_exchange)
-    result = visualize(
-        "monthly revenue by region, highlight the region that grew fastest, readable labels",
-        data=_visualize_df(),
-        backend=backend,
-        paths=3,
-        refine_rounds=1,
-        max_tokens=400,
-        temperature=0.7,
-        seed=4,
-        stop=stop,
-    )
+    result = recorded_visualize(backend=backend, stop=stop)
     assert len(asked) == 4  # no aggregation was asked for
     assert len(result.paths) == 3 and any(p.facts.executed for p in result.paths)
     assert result.final is None

@@ -380,24 +380,33 @@ VISUALIZE_REQUEST = (
 )
 
 
-def recorded_visualize(namespace):
-    """The 04_visualize demo's run, replayed from its recorded exchanges."""
-    from pathlib import Path
-
+def recorded_visualize(namespace=None, backend=None, **options):
+    """The 04_visualize demo's run, replayed from its recorded exchanges (``backend``: that
+    replay, wrapped or watched by the test)."""
     from workbench._visualize import visualize
-    from workbench.llm import ReplayBackend
 
-    recording = Path(__file__).resolve().parent.parent / "notebooks/recordings/04_visualize.json"
     return visualize(
         VISUALIZE_REQUEST,
-        data=namespace["df"],
-        backend=ReplayBackend(recording),
+        data=(namespace or {}).get("df", _visualize_df()),
+        backend=backend or visualize_recording(),
         paths=3,
         refine_rounds=1,
         max_tokens=400,
         temperature=0.7,
         seed=4,
         namespace=namespace,
+        **options,
+    )
+
+
+def visualize_recording():
+    """The replay backend of the 04_visualize demo."""
+    from pathlib import Path
+
+    from workbench.llm import ReplayBackend
+
+    return ReplayBackend(
+        Path(__file__).resolve().parent.parent / "notebooks/recordings/04_visualize.json"
     )
 
 
