@@ -93,10 +93,7 @@ class Mismatch:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Mismatch | None:
-        return None if not data else cls(**{k: data[k] for k in _MISMATCH_FIELDS})
-
-
-_MISMATCH_FIELDS = ("input", "arguments", "expected", "actual")
+        return None if not data else cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
 
 
 @dataclass

@@ -72,7 +72,7 @@ def detail_html(node: CandidateNode, model: ExplorerModel) -> str:
     """Everything about one candidate except its code: status, why, timings."""
     rows = [("status", f"<b style='color:{node.colour}'>{html.escape(node.status_text)}</b>")]
     if node.accepted:
-        rows.append(("accepted", "<b>yes: this is the version in your namespace</b>"))
+        rows.append(("accepted", "<b>yes: this is the version you chose</b>"))
     if node.speedup is not None:
         rows.append(("speedup", html.escape(node.speedup_text + " (range = spread of timings)")))
     if node.reason:
