@@ -26,6 +26,15 @@ def reply_text(seed: int | None, index: int) -> str:
     return f"def f(x):\n    return x + {seed if seed is not None else 0}  # choice {index}\n"
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A loopback server that says nothing when a client hangs up mid-answer (a cancelled
+    or timed-out request does that on purpose); any other error is printed as usual."""
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeServer:
     """An OpenAI-ish chat endpoint whose next answers follow a script.
 
@@ -51,7 +60,7 @@ class FakeServer:
                 step = fake.script.popleft() if fake.script else "ok"
                 fake.handle(self, step, body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()

@@ -10,11 +10,13 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 pytest.importorskip("openai")
+
+from test_llm_openai import QuietServer  # noqa: E402
 
 from workbench._errors import LLMError, UsageError  # noqa: E402
 from workbench.llm import (  # noqa: E402
@@ -127,11 +129,7 @@ class VisionServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        class Quiet(ThreadingHTTPServer):
-            def handle_error(self, request, client_address):
-                pass  # a client that gave up on a slow answer closes the socket: expected
-
-        self.server = Quiet(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
