@@ -170,6 +170,8 @@ def test_optimize_shows_the_explorer_which_refines_with_a_hint_and_accepts(brows
         run_last_cell(page)
         out = page.locator(".jp-OutputArea-output:has-text('total now:')")
         sync_api.expect(out).to_contain_text("True 45.0", timeout=30_000)
+        page.wait_for_timeout(500)
+        assert page.locator(".jp-Notebook .jp-Cell").count() == len(cells)  # no surprise cell
         scroll_to(page, ".wb-explorer button.wb-accept")
         screenshot(page, "3-explorer-accepted")  # with the cell below that uses it
 

@@ -154,6 +154,24 @@ def test_an_explorer_shows_a_candidate_accepted_from_code_in_another_cell(real_r
     assert "namespace" not in data and data["accepted"] == fast.id
 
 
+def test_a_click_on_accept_offers_no_cell_that_would_land_after_the_next_one_run(
+    real_result, shell
+):
+    """A click runs outside any cell: an offered cell would wait for the next cell the user
+    runs and appear below it. The buttons bind and record; %wb load brings the code."""
+    pytest.importorskip("ipywidgets")
+    from workbench.views import explorer
+
+    shell.rl_next_input = None
+    view = explorer(real_result, namespace=shell.user_ns)
+    fast = next(c for c in real_result.candidates if c.status == "passed")
+    view.select(fast.id)
+    view._accept.click()
+    assert real_result.accepted == fast.id and "total" in shell.user_ns
+    assert shell.rl_next_input is None
+    assert "%wb load" in view._message.value
+
+
 def test_explorer_rejects_what_is_not_a_result():
     pytest.importorskip("ipywidgets")
     from workbench._errors import UsageError

@@ -587,10 +587,11 @@ class VisualizeResult:
             return self.paths[which]
         raise UsageError(f"choose a path number 0..{len(self.paths) - 1} or 'final', not {which!r}")
 
-    def accept(self, path_or_final: int | str | None = None) -> str:
+    def accept(self, path_or_final: int | str | None = None, *, new_cell: bool = True) -> str:
         """Offer the chosen script as the next cell and run it in the user namespace.
 
         ``None`` takes the final plot when it ran (else the best path); an int picks a path.
+        ``new_cell=False`` offers no cell (a button click has no cell to add one after).
         Returns the code.
         """
         chosen = self._choose(path_or_final)
@@ -598,8 +599,10 @@ class VisualizeResult:
             raise UsageError(f"{chosen.id} has no code to accept: pick another path")
         from ._results import _offer_next_cell
 
-        code = f"# accepted from workbench session {self.run_id}: {chosen.id}\n{chosen.code}"
-        _offer_next_cell(code)
+        if new_cell:
+            _offer_next_cell(
+                f"# accepted from workbench session {self.run_id}: {chosen.id}\n{chosen.code}"
+            )
         namespace = self.namespace if self.namespace is not None else _user_namespace()
         if namespace is not None:
             exec(compile(chosen.code, f"<accepted {chosen.id}>", "exec"), namespace)

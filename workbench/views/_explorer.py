@@ -259,7 +259,8 @@ class Explorer:
         if node is None:
             return None
         try:
-            self.result.accept(node.id, namespace=self.namespace)  # _show_accepted redraws
+            # a click cannot add a cell: its offer would land after whatever cell runs next
+            self.result.accept(node.id, namespace=self.namespace, new_cell=False)
         except UsageError as exc:
             self._message.value = f"<span style='color:#cf222e'>{exc}</span>"
             return None

@@ -75,7 +75,7 @@ class LabellingModel:
         """Bind the leading candidate (in the result's namespace) and record it; ``bind=False``
         only records it (the standalone dashboard runs no candidate code)."""
         try:
-            chosen = self.result.accept(bind=bind)
+            chosen = self.result.accept(bind=bind, new_cell=False)  # a click adds no cell
         except UsageError as exc:
             self._say(f"cannot accept: {html.escape(str(exc))}", error=True)
             return

@@ -117,7 +117,7 @@ class VisualizeView:
     def accept(self, which: int | str | None = None) -> str | None:
         """Accept a path (int) or ``"final"``: ``result.accept(which)``; returns the code."""
         try:
-            code = self.result.accept(which)
+            code = self.result.accept(which, new_cell=False)  # a click cannot add a cell
         except Exception as exc:  # a usage error, or the script failing in the notebook
             self._message.value = f"<span style='color:#cf222e'>{html.escape(str(exc))}</span>"
             return None
