@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._errors import STOPPED_WRITING, UsageError
+from ._errors import UsageError
 from ._labelling import Labeller, Question
 from ._passmatrix import PassMatrix, build_pass_matrix
 from ._ranking import RANKERS, Ranking
@@ -32,7 +32,7 @@ from ._render import fmt_seconds
 from ._results import bind_accepted, candidate_id
 from ._session import SessionStore
 from ._settings import Settings, get_settings
-from .llm._types import LLMCancelled, token_events
+from .llm._types import abandoned_when_stopped, token_events
 
 if TYPE_CHECKING:
     from .llm import Backend, Exchange, Extraction
@@ -565,11 +565,8 @@ def generate(
                 on_token=token_events(progress, lambda i: f"tests {i + 1}"),
                 **ask,
             )
-            try:
+            with abandoned_when_stopped(notes):
                 code_exchange, test_exchange = codes_job.result(), tests_job.result()
-            except LLMCancelled:
-                notes.append("stopped by the user while the model was writing")
-                raise LLMCancelled(STOPPED_WRITING) from None
         for exchange in (code_exchange, test_exchange):
             store.add_event(run_id, "llm_exchange", exchange.to_json())
         codes, tests, rejected = _take_replies(parsed, code_exchange, test_exchange)

@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from ._errors import STOPPED_WRITING, UsageError
+from ._errors import UsageError
 from ._session import SessionStore
 from ._settings import Settings, get_settings
-from .llm._types import LLMCancelled, token_events
+from .llm._types import LLMCancelled, abandoned_when_stopped, token_events
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_CAP = 8 * 2**20  # bytes of PNG read back from a worker
@@ -900,7 +900,7 @@ def visualize(
     notes: list[str] = []
     with store.recording(run_id, notes):
         say(f"asking {backend.model} for {paths} interpretations")
-        try:
+        with abandoned_when_stopped(notes):
             interpretations = (
                 parse_interpretations(
                     _ask(
@@ -928,9 +928,6 @@ def visualize(
             workers = max(1, min(paths, os.cpu_count() or 1, 4))
             with ThreadPoolExecutor(workers) as pool:
                 made = list(pool.map(make_path, range(paths)))
-        except LLMCancelled:
-            notes.append("stopped by the user while the model was writing")
-            raise LLMCancelled(STOPPED_WRITING) from None
         for attempt in made:
             _record_attempt(ctx, attempt)
         final: PlotAttempt | None = None

@@ -16,17 +16,29 @@ import re
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .._errors import LLMError, UsageError
+from .._errors import STOPPED_WRITING, LLMError, UsageError
 
 #: a chat message as the OpenAI API spells it: {"role": "system"|"user"|"assistant", "content":
 #: str}, or for a user message content as a list of text and image parts (see ``image_part``)
 Message = Mapping[str, Any]
 #: called with (choice index, text piece) while tokens arrive
 TokenCallback = Callable[[int, str], None]
+
+
+@contextmanager
+def abandoned_when_stopped(notes: list[str]) -> Iterator[None]:
+    """A model request stopped by the user (``LLMCancelled``) inside the block abandons the
+    run: noted in ``notes``, re-raised with what the user is told."""
+    try:
+        yield
+    except LLMCancelled:
+        notes.append("stopped by the user while the model was writing")
+        raise LLMCancelled(STOPPED_WRITING) from None
 
 
 def token_events(

@@ -190,7 +190,6 @@ class Progress:
         stop: threading.Event | None = None,
         *,
         title: str = "",
-        stoppable: bool = True,
         counting: bool = True,
         redraw_hz: float = 10.0,
     ) -> None:
@@ -222,7 +221,6 @@ class Progress:
         )
         self._button.add_class("wb-stop")
         self._button.on_click(lambda _b: self.request_stop())
-        self._button.layout.display = None if stoppable else "none"
         if not counting:  # generate and visualize say what they do in words instead
             self._bar.layout.display = self._count.layout.display = "none"
         self._stream = widgets.HTML()
