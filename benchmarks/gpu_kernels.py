@@ -3,7 +3,7 @@
     python benchmarks/gpu_kernels.py [--tasks saxpy,matmul] [--scale 0.25] [--out DIR]
 
 Per task and variant (CuPy and Numba CUDA, naive and tuned): the honest per-call time from
-``workbench._gpu_timing.time_gpu`` (CUDA events and a device-wide synchronise, L2 flushed
+``workbench.gpu._timing.time_gpu`` (CUDA events and a device-wide synchronise, L2 flushed
 between trials, inputs already on the device), the speedup over the NumPy reference measured
 in the same run, the speedup once host<->device copies are counted, and the achieved
 bandwidth and FLOP/s as a share of the device's peak. Writes ``gpu_kernels.json`` and, with
@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import kernels_cuda  # noqa: E402
-from workbench._device import detect_device  # noqa: E402
-from workbench._gpu_timing import time_gpu  # noqa: E402
+from workbench.gpu._device import detect_device  # noqa: E402
+from workbench.gpu._timing import time_gpu  # noqa: E402
 
 
 def numpy_ms(fn, args, repeats: int) -> float:

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 
-from workbench._redteam import CASES, run_case
+from redteam_cases import CASES, run_case  # beside this script: not part of the wheel
 
 
 def main() -> int:

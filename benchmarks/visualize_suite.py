@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
 
     matplotlib.use("Agg")
     from workbench import _settings
-    from workbench._visualize import visualize
     from workbench.llm import default_local_model
+    from workbench.visualize._engine import visualize
 
     home = Path(args.out).with_suffix(".workbench")
     settings = _settings.get_settings().replace(home=home, timeout=60.0)

@@ -34,7 +34,7 @@ CELLS = [
     ),
     new_markdown_cell("## 1. What this machine has\n\nOne line, with what was skipped and why."),
     new_code_cell(
-        "from workbench._device import detect_device\n"
+        "from workbench.gpu._device import detect_device\n"
         "\n"
         "device = detect_device()\n"
         "print(device.summary())\n"
@@ -74,7 +74,7 @@ CELLS = [
         "simulator events record nothing, so `device_ms` is `None` and the host time counts."
     ),
     new_code_cell(
-        "from workbench._gpu_timing import time_gpu\n"
+        "from workbench.gpu._timing import time_gpu\n"
         "\n"
         'saxpy = kernels_cuda.TASKS["saxpy"]\n'
         "size = saxpy.sim_size if device.simulator and not device.has_device else 1 << 24\n"
@@ -99,7 +99,7 @@ CELLS = [
     new_code_cell(
         "import numpy as np\n"
         "\n"
-        "from workbench._strategies_gpu import cupy_variant, gpu_tolerances\n"
+        "from workbench.optimize.strategies._gpu import cupy_variant, gpu_tolerances\n"
         "\n"
         'source = """\n'
         "import numpy as np\n"
@@ -164,7 +164,7 @@ CELLS = [
         "that the workbench keeps for its views."
     ),
     new_code_cell(
-        "from workbench._nvtx import TIMELINE, nvtx_available\n"
+        "from workbench._timeline import TIMELINE, nvtx_available\n"
         "\n"
         'print("NVTX ranges sent:", nvtx_available())\n'
         "entries = sorted(TIMELINE.entries, key=lambda e: e.start)  # kept in order of ending\n"

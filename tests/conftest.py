@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -10,7 +11,10 @@ import pytest
 import workbench
 from workbench import _settings
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "notebooks"
+if str(REPO) not in sys.path:  # benchmarks.redteam_cases: hostile fixtures kept out of the wheel
+    sys.path.insert(0, str(REPO))
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,9 @@ import pytest
 from test_generate import LOWER_ONLY, RIGHT, TRUTH, run, tag
 from test_ui_labeller import TESTS
 
-from workbench._generate import load_generate_result
-from workbench._session import SessionStore
 from workbench._settings import get_settings
+from workbench.generate._engine import load_generate_result
+from workbench.store._sessions import SessionStore
 
 pn = pytest.importorskip("panel")
 

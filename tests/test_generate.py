@@ -7,15 +7,15 @@ import itertools
 import pytest
 
 from workbench._errors import UsageError
-from workbench._generate import (
+from workbench._settings import get_settings
+from workbench.generate._engine import (
     extract_asserts,
     generate,
     load_generate_result,
     parse_spec,
 )
-from workbench._session import SessionStore
-from workbench._settings import get_settings
 from workbench.llm import Backend, Completion
+from workbench.store._sessions import SessionStore
 
 SPEC = '''def count_vowels(s: str) -> int:
     """Return how many vowels (a, e, i, o, u, in either case) the string s holds."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench._device import simulator_env
+from workbench.gpu._device import simulator_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK_NAMES = ["saxpy", "reduce_sum", "matmul", "stencil2d", "softmax", "histogram"]
@@ -93,7 +93,7 @@ def test_device_report_under_simulator():
     info = run_on_simulator(
         """
         import json
-        from workbench._device import detect_device
+        from workbench.gpu._device import detect_device
         info = detect_device()
         print(json.dumps({"simulator": info.simulator, "targets": info.targets,
                           "has_device": info.has_device, "summary": info.summary()}))
@@ -110,8 +110,8 @@ TIMING_SETUP = """
     import numpy as np
     from numba import cuda
     from kernels_cuda import TASKS
-    from workbench._gpu_timing import time_gpu
-    from workbench._nvtx import TIMELINE
+    from workbench.gpu._timing import time_gpu
+    from workbench._timeline import TIMELINE
     task = TASKS["saxpy"]
     args = task.make_inputs(64)
 """
@@ -205,7 +205,7 @@ OPTIMIZE_ON_SIMULATOR = """
 import json
 import numpy as np
 import workbench
-from workbench._optimize import load_result
+from workbench.optimize._engine import load_result
 
 def make(n):
     rng = np.random.default_rng(n)

@@ -9,18 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from workbench import _device, _nvtx
-from workbench._device import BackendStatus, DeviceInfo, detect_device
+from workbench import _timeline as _nvtx
 from workbench._errors import ExtraNotInstalled, UsageError
-from workbench._nvtx import Timeline, phase
+from workbench._timeline import Timeline, phase
+from workbench.gpu import _device
+from workbench.gpu._device import BackendStatus, DeviceInfo, detect_device
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_importing_the_gpu_modules_imports_no_gpu_library():
     code = (
-        "import sys, workbench, workbench._device, workbench._gpu_timing, workbench._nvtx, "
-        "workbench._strategies_gpu, kernels_cuda\n"
+        "import sys, workbench, workbench.gpu._device, workbench.gpu._timing, workbench._timeline, "
+        "workbench.optimize.strategies._gpu, kernels_cuda\n"
         "print(sorted(m for m in ('cupy', 'numba.cuda', 'nvtx') if m in sys.modules))"
     )
     done = subprocess.run(

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench._device import detect_device
-from workbench._gpu_timing import time_gpu
-from workbench._strategies_gpu import cupy_variant, gpu_tolerances
+from workbench.gpu._device import detect_device
+from workbench.gpu._timing import time_gpu
+from workbench.optimize.strategies._gpu import cupy_variant, gpu_tolerances
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

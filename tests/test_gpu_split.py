@@ -14,10 +14,10 @@ import pytest
 from test_gpu_timing import ModelDevice, OnDevice
 
 import workbench
-from workbench._gpu_timing import PHASES, CallProbe, split_medians
-from workbench._render import result_html, result_text
-from workbench._results import CandidateResult, OptimizeResult, Reference, Timing
-from workbench._strategies_gpu import NumbaCudaStrategy, numba_cuda_variant
+from workbench.gpu._timing import PHASES, CallProbe, split_medians
+from workbench.optimize._render import result_html, result_text
+from workbench.optimize._results import CandidateResult, OptimizeResult, Reference, Timing
+from workbench.optimize.strategies._gpu import NumbaCudaStrategy, numba_cuda_variant
 
 
 def probe_for(device: ModelDevice, marks: bool = True) -> CallProbe:

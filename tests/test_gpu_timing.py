@@ -14,7 +14,7 @@ import types
 import pytest
 
 from workbench._errors import UsageError
-from workbench._gpu_timing import GpuTiming, _Backend, _CupyBackend, time_gpu
+from workbench.gpu._timing import GpuTiming, _Backend, _CupyBackend, time_gpu
 
 
 class OnDevice:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import workbench
-from workbench._hardening import hardening_status
+from workbench.sandbox._hardening import hardening_status
 
 CELL = "def double(x):\n    return x * 2.0\n"
 
@@ -57,7 +57,7 @@ def test_hardened_worker_has_no_network_and_no_home(tmp_path, monkeypatch):
 
 
 def test_fallback_says_why(monkeypatch):
-    from workbench import _hardening
+    from workbench.sandbox import _hardening
 
     monkeypatch.setattr(
         _hardening, "hardening_status", lambda: (False, "the OS refuses unprivileged namespaces")

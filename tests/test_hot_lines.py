@@ -7,11 +7,11 @@ import pytest
 
 import workbench
 from workbench import _settings
-from workbench._lineprofile import PROFILE_OPTIONS, hot_lines
-from workbench._optimize import load_result
-from workbench._results import CandidateResult, HotLine, Timing
-from workbench._strategies._llm import LLMStrategy, feedback_from
 from workbench.llm import Backend, Completion, refine_messages
+from workbench.optimize._engine import load_result
+from workbench.optimize._lineprofile import PROFILE_OPTIONS, hot_lines
+from workbench.optimize._results import CandidateResult, HotLine, Timing
+from workbench.optimize.strategies._llm import LLMStrategy, feedback_from
 
 SLOW = """
 def spin(x):

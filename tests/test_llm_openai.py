@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("openai")
 
 from workbench._errors import LLMError, UsageError  # noqa: E402
-from workbench._isolation import Limits, start_worker  # noqa: E402
 from workbench.llm import LLMCancelled, OpenAIBackend, RecordingBackend  # noqa: E402
+from workbench.sandbox._process import Limits, start_worker  # noqa: E402
 
 SECRET = "sk-test-0123456789-SECRET"
 MESSAGES = [{"role": "user", "content": "write f"}]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from workbench.llm import (
     FailingCase,
     Feedback,
-    HotLine,
     ReasoningPath,
     default_paths,
     multipath_messages,
@@ -13,6 +12,7 @@ from workbench.llm import (
     path_code_messages,
     refine_messages,
 )
+from workbench.optimize import HotLine
 
 SOURCE = "def f(xs):\n    total = 0\n    for x in xs:\n        total += x * x\n    return total\n"
 

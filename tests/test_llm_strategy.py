@@ -13,10 +13,10 @@ import pytest
 
 import workbench
 from workbench._errors import LLMError, UsageError
-from workbench._results import CandidateResult, Timing
-from workbench._strategies._llm import LLMStrategy, feedback_from
-from workbench._task import task_from
 from workbench.llm import Backend, Completion, ReplayBackend, _active, save_exchanges
+from workbench.optimize._results import CandidateResult, Timing
+from workbench.optimize._task import task_from
+from workbench.optimize.strategies._llm import LLMStrategy, feedback_from
 
 SOURCE = """
 def sum_squares(x):

@@ -208,7 +208,7 @@ def test_target_cupy_produces_a_cupy_candidate_or_says_why(optimize_via):
     )
     (cand,) = res.candidates
     assert cand.strategy == "cupy" and "cp." in cand.code and "asnumpy" in cand.code
-    from workbench._device import detect_device
+    from workbench.gpu._device import detect_device
 
     if "cupy" in detect_device().targets and detect_device().has_device:
         assert cand.status == "passed", cand.reason

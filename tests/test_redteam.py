@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench._redteam import CASES, run_case
+from benchmarks.redteam_cases import CASES, run_case
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -49,7 +49,7 @@ def test_catalogue_covers_the_issue():
 
 def test_suspicious_code_is_flagged():
     by_name = {c.name: c for c in CASES}
-    from workbench._scan import scan
+    from workbench.sandbox._scan import scan
 
     for name in (
         "segfault",

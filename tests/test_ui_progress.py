@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from _ui import dashboard, jupyterlab, notebook_state, open_notebook, screenshot, sync_api
 
-from workbench._session import SessionStore
+from workbench.store._sessions import SessionStore
 
 pytestmark = pytest.mark.ui
 TESTS_DIR = Path(__file__).resolve().parent
@@ -119,8 +119,8 @@ def test_dashboard_labels_a_generate_run_into_the_session_db(browser, tmp_path):
     from test_generate import LOWER_ONLY, RIGHT, TRUTH, run, tag
     from test_ui_labeller import TESTS
 
-    from workbench._generate import load_generate_result
     from workbench._settings import configure, get_settings
+    from workbench.generate._engine import load_generate_result
 
     before = get_settings().home
     configure(home=str(tmp_path / "home"))

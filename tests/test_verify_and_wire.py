@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from workbench._verify import Tolerance, compare
-from workbench._wire import Opaque, WireError, decode, encode
+from workbench.optimize._verify import Tolerance, compare
+from workbench.sandbox._wire import Opaque, WireError, decode, encode
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,13 @@ from ._errors import (
     UsageError,
     WorkbenchError,
 )
-from ._generate import GenerateResult, generate, load_generate_result
-from ._optimize import load_result, optimize
-from ._results import CandidateResult, Mismatch, OptimizeResult, Reference, Timing
-from ._session import SessionStore
 from ._settings import Settings, configure, get_settings
-from ._strategies import CandidateSpec, LLMStrategy, NumbaStrategy, Strategy
-from ._visualize import FigureFacts, VisualizeResult, describe_data, visualize
+from .generate._engine import GenerateResult, generate, load_generate_result
+from .optimize._engine import load_result, optimize
+from .optimize._results import CandidateResult, Mismatch, OptimizeResult, Reference, Timing
+from .optimize.strategies import CandidateSpec, LLMStrategy, NumbaStrategy, Strategy
+from .store._sessions import SessionStore
+from .visualize._engine import FigureFacts, VisualizeResult, describe_data, visualize
 
 __version__ = "0.1.0"
 

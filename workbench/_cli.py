@@ -27,9 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         return main_dashboard(argv[1:])
     args = parser.parse_args(argv)
 
-    from ._optimize import load_result
-    from ._session import SessionStore
     from ._settings import configure, get_settings
+    from .optimize._engine import load_result
+    from .store._sessions import SessionStore
 
     if args.home:
         configure(home=args.home)

@@ -13,9 +13,9 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ._errors import LLMError, UsageError, WorkbenchError
-from ._optimize import load_result, optimize
-from ._render import fmt_speedup
 from ._settings import configure, get_settings
+from .optimize._engine import load_result, optimize
+from .optimize._render import fmt_speedup
 
 
 def _lookup(ns: dict[str, Any], name: str, option: str) -> Any:
@@ -253,7 +253,7 @@ class WorkbenchMagics(Magics):
                 raise UsageError(
                     "the cell is empty: write the function's signature and docstring below %%generate"
                 )
-            from ._generate import generate
+            from .generate._engine import generate
 
             result = _with_progress(
                 "%%generate",
@@ -329,7 +329,7 @@ class WorkbenchMagics(Magics):
             if not cell.strip():
                 raise UsageError("the cell is empty: describe the plot you want below %%visualize")
             _lookup(ns, args.data, "--data")
-            from ._visualize import visualize
+            from .visualize._engine import visualize
 
             return _with_progress(
                 "%%visualize",
@@ -380,7 +380,7 @@ class WorkbenchMagics(Magics):
             if command == "load":
                 if len(rest) > 1:
                     raise UsageError("%wb load takes at most one session id: see %wb sessions")
-                from ._session import SessionStore
+                from .store._sessions import SessionStore
 
                 run_id, candidate, code = SessionStore(get_settings().home).accepted(
                     rest[0] if rest else None
@@ -453,11 +453,11 @@ def _default_strategies(target: str) -> list[str]:
 
 def _load_any(run_id: str, namespace: dict[str, Any] | None) -> Any:
     """A saved run of any kind, rebuilt from the session database."""
-    from ._session import SessionStore
+    from .store._sessions import SessionStore
 
     kind = SessionStore(get_settings().home).run(run_id)["kind"]
     if kind == "generate":
-        from ._generate import load_generate_result
+        from .generate._engine import load_generate_result
 
         return load_generate_result(run_id, namespace=namespace)
     result = load_result(run_id)
@@ -504,7 +504,7 @@ class _Table:
 
 
 def _sessions_table() -> _Table:
-    from ._session import SessionStore
+    from .store._sessions import SessionStore
 
     store = SessionStore(get_settings().home)
     rows = [

@@ -12,7 +12,6 @@ from ._openai import OpenAIBackend
 from ._prompts import (
     FailingCase,
     Feedback,
-    HotLine,
     ReasoningPath,
     default_paths,
     multipath_messages,
@@ -47,7 +46,6 @@ __all__ = [
     "Extraction",
     "FailingCase",
     "Feedback",
-    "HotLine",
     "LLMCancelled",
     "LocalModel",
     "Message",

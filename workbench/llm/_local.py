@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import LLMError, UsageError, require
-from .._isolation import _SECRET
+from ..sandbox._process import _SECRET
 from ._model_files import DEFAULT_MODEL, ensure_model, model_spec
 from ._openai import OpenAIBackend
 from ._types import Backend, Completion, Request, TokenCallback

@@ -17,8 +17,11 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .._results import HotLine
+if TYPE_CHECKING:  # the optimizer's data type; the prompts only read its fields
+    from ..optimize import HotLine
+
 
 SYSTEM_OPTIMIZER = (
     "You are an expert in fast numerical Python: NumPy, Numba and CuPy. You rewrite Python "

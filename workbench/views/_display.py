@@ -18,9 +18,9 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 # (module, class name, view builder's module, its function)
 _VIEWS = (
-    ("workbench._results", "OptimizeResult", "._explorer", "explorer_view"),
-    ("workbench._generate", "GenerateResult", "._labeller", "labeller"),
-    ("workbench._visualize", "VisualizeResult", "._visualize_view", "visualize_view"),
+    ("workbench.optimize._results", "OptimizeResult", "._explorer", "explorer_view"),
+    ("workbench.generate._engine", "GenerateResult", "._labeller", "labeller"),
+    ("workbench.visualize._engine", "VisualizeResult", "._visualize_view", "visualize_view"),
 )
 
 

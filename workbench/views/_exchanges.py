@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .._results import OptimizeResult, candidate_id
-from .._session import SessionStore
 from ..llm._extract import extract_code
+from ..optimize._results import OptimizeResult, candidate_id
+from ..store._sessions import SessionStore
 
 
 @dataclass

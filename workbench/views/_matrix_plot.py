@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._errors import UsageError, require
-from .._passmatrix import PassMatrix
+from ..generate._passmatrix import PassMatrix
 
 if TYPE_CHECKING:
-    from .._generate import GenerateResult
+    from ..generate._engine import GenerateResult
 
 OUTCOME_COLOURS = {
     "passed": "#2da44e",

@@ -17,8 +17,8 @@ from html import escape
 from typing import Any, TypeVar
 
 from .._errors import require
-from .._render import fmt_speedup
 from ..llm._types import LLMCancelled
+from ..optimize._render import fmt_speedup
 
 T = TypeVar("T")
 

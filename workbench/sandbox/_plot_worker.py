@@ -1,6 +1,6 @@
 """The plotting worker: runs one plotting script on the data and saves its figure as a PNG.
 
-Run as ``python -m workbench._plot_worker JOB_FD``. The kernel (trusted) sends one pickled job
+Run as ``python -m workbench.sandbox._plot_worker JOB_FD``. The kernel (trusted) sends one pickled job
 on JOB_FD: ``{"script", "data_name", "data", "dpi"}``. The worker (untrusted: it runs model
 code) answers only through files in its working directory: ``figure.png`` and ``facts.wire``
 (the figure facts, encoded with ``_wire``, which the kernel decodes without running code).
@@ -154,7 +154,7 @@ def _main(fd: int) -> int:
                 facts["error"] = facts["error"] or f"drawing the figure failed: {exc!r}"[:500]
     facts["warnings"] = sorted({f"{w.category.__name__}: {w.message}"[:300] for w in caught})[:10]
     facts["stdout"] = out.getvalue()[-1000:]
-    from workbench._wire import encode
+    from workbench.sandbox._wire import encode
 
     with open(FACTS_NAME, "wb") as fh:
         fh.write(encode(facts))

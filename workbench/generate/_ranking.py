@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._errors import UsageError
+from .._errors import UsageError
 from ._passmatrix import PassMatrix
 
 Labels = Mapping["int | str", bool]

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import ExtraNotInstalled, UsageError
+from .._errors import ExtraNotInstalled, UsageError
 
 TARGETS = ("cpu", "numba-cuda", "cupy")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._wire import Opaque
+from ..sandbox._wire import Opaque
 
 # (rtol, atol) by floating dtype: loose enough for reordered sums, tight enough for real bugs
 _DEFAULTS = {2: (1e-2, 1e-3), 4: (1e-4, 1e-6), 8: (1e-7, 1e-10), 16: (1e-7, 1e-10)}
@@ -26,7 +26,7 @@ class Tolerance:
         sizes = [d.itemsize // (2 if d.kind == "c" else 1) for d in dtypes if d.kind in "fc"]
         rtol, atol = _DEFAULTS.get(min(sizes), (1e-7, 1e-10)) if sizes else (0.0, 0.0)
         if self.device and sizes:
-            from ._strategies_gpu import gpu_tolerances
+            from .strategies._gpu import gpu_tolerances
 
             narrowest = min((d for d in dtypes if d.kind in "fc"), key=lambda d: d.itemsize)
             rtol, atol = gpu_tolerances(narrowest)

@@ -14,7 +14,7 @@ from typing import Any
 
 import cloudpickle
 
-from ._isolation import Limits, Worker, start_worker
+from ._process import Limits, Worker, start_worker
 from ._wire import WireError, decode
 
 MAX_MESSAGE = 2 * 1024**3
@@ -63,7 +63,7 @@ class _Channel:
     def __init__(self, limits: Limits, hardened: bool) -> None:
         cmd_r, self.cmd_w = os.pipe()
         self.msg_r, msg_w = os.pipe()
-        argv = [sys.executable, "-m", "workbench._worker", str(cmd_r), str(msg_w)]
+        argv = [sys.executable, "-m", "workbench.sandbox._candidate_worker", str(cmd_r), str(msg_w)]
         try:
             self.worker: Worker = start_worker(
                 argv, limits, pass_fds=(cmd_r, msg_w), hardened=hardened

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import UsageError
-from ._gpu_timing import MARK
+from ..._errors import UsageError
+from ...gpu._timing import MARK
 
 # NumPy names that CuPy does not provide (or that must stay on the host to give the same
 # values as the reference); everything else under ``np.`` is sent to CuPy.
@@ -285,7 +285,7 @@ class CupyStrategy:
     name = "cupy"
 
     def propose(self, task: Any) -> list[Any]:
-        from ._strategies._base import CandidateSpec
+        from ._base import CandidateSpec
 
         try:
             code = cupy_variant(task.source, task.entry)
@@ -630,7 +630,7 @@ class NumbaCudaStrategy:
         self.note: str | None = None  # why the last task got no candidate
 
     def propose(self, task: Any) -> list[Any]:
-        from ._strategies._base import CandidateSpec
+        from ._base import CandidateSpec
 
         self.note = None
         try:

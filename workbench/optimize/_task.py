@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import UsageError
+from .._errors import UsageError
 
 
 @dataclass(frozen=True)

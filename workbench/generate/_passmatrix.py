@@ -2,7 +2,7 @@
 
 Candidates (code strings that define a function) and tests (an ``assert`` line or a test
 function's source) are deduplicated, then every (candidate, test) cell runs in a small pool of
-long-lived workers (``workbench._passmatrix_worker``): many cells per process, a per-cell timer,
+long-lived workers (``workbench.sandbox._test_worker``): many cells per process, a per-cell timer,
 a fresh namespace per cell. A crash (segfault, ``os._exit``) or a cell that blocks the timer
 costs that cell only: the worker is killed and restarted and the rest of its batch goes on.
 Results are cached on disk by content hash, so re-ranking or re-running is free.
@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._errors import UsageError
-from ._isolation import Limits, Worker, start_worker
-from ._passmatrix_worker import LOAD_TEST, instrument
-from ._wire import WireError, decode, encode
+from .._errors import UsageError
+from ..sandbox._process import Limits, Worker, start_worker
+from ..sandbox._test_worker import LOAD_TEST, instrument
+from ..sandbox._wire import WireError, decode, encode
 
 OUTCOMES = ("passed", "failed", "error", "timeout", "crashed")
 _CACHE_VERSION = "1"
@@ -355,7 +355,7 @@ class _Process:
     def __init__(self, limits: Limits) -> None:
         cmd_r, self.cmd_w = os.pipe()
         self.msg_r, msg_w = os.pipe()
-        argv = [sys.executable, "-m", "workbench._passmatrix_worker", str(cmd_r), str(msg_w)]
+        argv = [sys.executable, "-m", "workbench.sandbox._test_worker", str(cmd_r), str(msg_w)]
         try:
             self.worker: Worker = start_worker(
                 argv, limits, pass_fds=(cmd_r, msg_w), extra_env={"PYTHONHASHSEED": "0"}

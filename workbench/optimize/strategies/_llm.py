@@ -22,11 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import ModuleType
 
-from .._errors import LLMError, UsageError
-from .._results import CandidateResult, HotLine, candidate_id
-from .._task import Task
-from ..llm._extract import extract_code
-from ..llm._prompts import (
+from ..._errors import LLMError, UsageError
+from ...llm._extract import extract_code
+from ...llm._prompts import (
     Feedback,
     ReasoningPath,
     multipath_messages,
@@ -34,7 +32,9 @@ from ..llm._prompts import (
     path_code_messages,
     refine_messages,
 )
-from ..llm._types import Backend, Exchange, LLMCancelled, token_events
+from ...llm._types import Backend, Exchange, LLMCancelled, token_events
+from .._results import CandidateResult, HotLine, candidate_id
+from .._task import Task
 from ._base import CandidateSpec
 
 TARGETS = ("cpu", "gpu")
@@ -131,7 +131,7 @@ class LLMStrategy:
     def _backend(self) -> Backend:
         if self.backend is not None:
             return self.backend
-        from ..llm._active import get_backend
+        from ...llm._active import get_backend
 
         return get_backend()
 

@@ -28,9 +28,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .._errors import UsageError
+from .._timeline import phase
 from ._device import detect_device, simulator_active
-from ._errors import UsageError
-from ._nvtx import phase
 
 DEFAULT_FLUSH_BYTES = 256 * 2**20  # larger than the L2 of any current GPU (H200: 60 MiB)
 SIMULATOR_FLUSH_BYTES = 64 * 2**10  # the simulator has no cache; exercise the path cheaply

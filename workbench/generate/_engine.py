@@ -24,18 +24,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._errors import UsageError
+from .._errors import UsageError
+from .._settings import Settings, get_settings
+from ..llm._types import abandoned_when_stopped, token_events
+from ..optimize._render import fmt_seconds
+from ..optimize._results import bind_accepted, candidate_id
+from ..store._sessions import SessionStore
 from ._labelling import Labeller, Question
 from ._passmatrix import PassMatrix, build_pass_matrix
 from ._ranking import RANKERS, Ranking
-from ._render import fmt_seconds
-from ._results import bind_accepted, candidate_id
-from ._session import SessionStore
-from ._settings import Settings, get_settings
-from .llm._types import abandoned_when_stopped, token_events
 
 if TYPE_CHECKING:
-    from .llm import Backend, Exchange, Extraction
+    from ..llm import Backend, Exchange, Extraction
 
 ASSERTS_PER_SAMPLE = 5  # CodeT keeps the first five asserts of each test completion
 SYSTEM_PROGRAMMER = (
@@ -528,7 +528,7 @@ def generate(
     settings = settings or get_settings()
     say = progress or (lambda message: None)
     if backend is None:
-        from .llm import get_backend
+        from ..llm import get_backend
 
         backend = get_backend()
 
@@ -610,7 +610,7 @@ def generate(
 def _take_replies(
     spec: Spec, code_exchange: Exchange, test_exchange: Exchange
 ) -> tuple[list[str], list[str], list[RejectedReply]]:
-    from .llm import extract_code
+    from ..llm import extract_code
 
     codes, tests, rejected = [], [], []
     for index, completion in enumerate(code_exchange.completions):
@@ -635,7 +635,7 @@ def _take_replies(
 def _salvage(text: str, spec: Spec, failed: Extraction) -> Extraction:
     """A reply cut off at max_tokens often ends in a half-written example call after a whole
     function: drop its last lines until what is left gives code."""
-    from .llm import extract_code
+    from ..llm import extract_code
 
     lines = text.splitlines()
     for cut in range(1, min(len(lines), _SALVAGE_LINES) + 1):

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from .._errors import UsageError
+from ..._errors import UsageError
 from .._task import Task
 
 
@@ -31,7 +31,7 @@ class Strategy(Protocol):
 
 def resolve_strategies(names: Iterable[str | Strategy] | str) -> list[Strategy]:
     """Strategy objects from names (``"numba"``) or objects."""
-    from .._strategies_gpu import CupyStrategy, NumbaCudaStrategy
+    from ._gpu import CupyStrategy, NumbaCudaStrategy
     from ._llm import LLMStrategy
     from ._numba import NumbaStrategy
 

@@ -329,8 +329,8 @@ def run_case(case: Case, *, base_settings: dict[str, Any] | None = None) -> Row:
 
     import psutil
 
-    from . import _settings
-    from ._optimize import optimize
+    from workbench import _settings
+    from workbench.optimize import optimize
 
     saved = _settings.get_settings()
     _settings.configure(**{**(base_settings or {}), **case.settings})

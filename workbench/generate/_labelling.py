@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._errors import UsageError
+from .._errors import UsageError
 from ._passmatrix import PassMatrix
 from ._ranking import Ranking, b4
 
@@ -84,7 +84,7 @@ def _entropy(p: float) -> float:
 class Labeller:
     """Chooses tests for the user to label and re-ranks after each label.
 
-    ``ranker`` is any ranker of ``workbench._ranking`` (B4 by default); ``leading`` is how many
+    ``ranker`` is any ranker of ``workbench.generate._ranking`` (B4 by default); ``leading`` is how many
     top groups compete; ``budget`` caps the questions; the leader is clear once it holds
     ``confidence`` of the leading groups' weight.
     """

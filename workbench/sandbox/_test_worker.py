@@ -1,6 +1,6 @@
 """The pass-matrix worker: runs many (candidate, test) cells in one process, each under a timer.
 
-Run as ``python -m workbench._passmatrix_worker CMD_FD MSG_FD``. Batches from the kernel arrive on
+Run as ``python -m workbench.sandbox._test_worker CMD_FD MSG_FD``. Batches from the kernel arrive on
 CMD_FD; one result per cell goes back on MSG_FD, encoded with ``_wire`` (never pickle), in the
 order of the batch, so the kernel knows which cell was running if this process dies.
 
@@ -75,7 +75,7 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
     import struct
     import sys
 
-    from workbench._wire import decode, encode
+    from workbench.sandbox._wire import decode, encode
 
     # Bound to locals now, so a candidate that rebinds module globals cannot change the harness.
     pack, unpack, write, read = struct.pack, struct.unpack, os.write, os.read

@@ -1,6 +1,6 @@
 """The worker process: loads one program, verifies it, times it, and reports back.
 
-Run as ``python -m workbench._worker CMD_FD MSG_FD``. Commands from the kernel arrive pickled on
+Run as ``python -m workbench.sandbox._candidate_worker CMD_FD MSG_FD``. Commands from the kernel arrive pickled on
 CMD_FD (the kernel is trusted); everything this process sends back on MSG_FD is encoded with
 ``_wire`` (never pickle), because the code it runs is not trusted.
 
@@ -25,7 +25,7 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
     import cloudpickle  # noqa: F401  (needed to unpickle by-value functions)
     import numpy as np
 
-    from workbench._wire import encode
+    from workbench.sandbox._wire import encode
 
     perf = time.perf_counter
     cpu = time.process_time
@@ -67,7 +67,7 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
     probe = gpu_note = None
     if job.get("gpu"):
         try:
-            from workbench._gpu_timing import MARK, call_probe
+            from workbench.gpu._timing import MARK, call_probe
 
             probe = call_probe(job["gpu"], bool(job.get("marks")), perf)
         except Exception as exc:  # noqa: BLE001 - the host time still counts

@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from ._errors import UsageError
-from ._session import SessionStore
-from ._settings import Settings, get_settings
-from .llm._types import LLMCancelled, abandoned_when_stopped, token_events
+from .._errors import UsageError
+from .._settings import Settings, get_settings
+from ..llm._types import LLMCancelled, abandoned_when_stopped, token_events
+from ..store._sessions import SessionStore
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_CAP = 8 * 2**20  # bytes of PNG read back from a worker
@@ -219,8 +219,8 @@ def render_script(
     Returns the PNG bytes (None when no figure was saved) and the figure facts. A failing,
     hanging or memory-hungry script gives facts with an ``error``, never an exception.
     """
-    from ._isolation import Limits, start_worker
-    from ._wire import WireError, decode
+    from ..sandbox._process import Limits, start_worker
+    from ..sandbox._wire import WireError, decode
 
     settings = settings or get_settings()
     try:
@@ -242,7 +242,7 @@ def render_script(
     read_fd, write_fd = os.pipe()
     try:
         worker = start_worker(
-            [sys.executable, "-m", "workbench._plot_worker", str(read_fd)],
+            [sys.executable, "-m", "workbench.sandbox._plot_worker", str(read_fd)],
             limits,
             pass_fds=(read_fd,),
             hardened=settings.hardened,
@@ -256,7 +256,7 @@ def render_script(
         except (BrokenPipeError, OSError):
             pass  # the worker died early: its exit says why
         worker.process.wait()
-        from ._plot_worker import FACTS_NAME, PNG_NAME
+        from ..sandbox._plot_worker import FACTS_NAME, PNG_NAME
 
         png_path, facts_path = worker.scratch / PNG_NAME, worker.scratch / FACTS_NAME
         png = _read_capped(png_path, PNG_CAP)
@@ -402,7 +402,7 @@ def critique_messages(
     request: str, png: bytes, interpretation: str | None = None
 ) -> list[dict[str, Any]]:
     """Ask a vision model to judge the image against the request, in a few bullet points."""
-    from .llm._types import image_part, text_part
+    from ..llm._types import image_part, text_part
 
     aim = f"\nThe chart was meant to show: {interpretation}" if interpretation else ""
     text = (
@@ -428,7 +428,7 @@ def extract_script(reply: str, data_name: str = "df") -> tuple[str | None, list[
     """
     import ast
 
-    from .llm._extract import _THINK, _candidate_blocks, _parse
+    from ..llm._extract import _THINK, _candidate_blocks, _parse
 
     text = _THINK.sub("", reply or "").strip()
     blocks = [b for b in (_parse(s) for s in _candidate_blocks(text)) if b.tree is not None]
@@ -597,7 +597,7 @@ class VisualizeResult:
         chosen = self._choose(path_or_final)
         if chosen.code is None:
             raise UsageError(f"{chosen.id} has no code to accept: pick another path")
-        from ._results import _offer_next_cell
+        from ..optimize._results import _offer_next_cell
 
         if new_cell:
             _offer_next_cell(
@@ -867,7 +867,7 @@ def visualize(
     settings = settings or get_settings()
     say = progress or (lambda message: None)
     if backend is None:
-        from .llm import get_backend
+        from ..llm import get_backend
 
         backend = get_backend()
     request = request.strip()

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ._errors import SessionError
+from .._errors import SessionError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

@@ -10,7 +10,7 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import UsageError
+from .._errors import UsageError
 
 STATUSES = ("passed", "failed", "error", "timeout", "crashed", "oom")
 
@@ -261,7 +261,7 @@ class OptimizeResult:
         id) alone, or on the best and failed ones. New candidates are added to this result
         (children of what they refine) and recorded; returns this result. ``progress``
         receives the same events as ``optimize``'s; setting ``stop`` skips what is left."""
-        from ._optimize import refine_result
+        from ._engine import refine_result
 
         return refine_result(
             self, hint=hint, candidate=candidate, rounds=rounds, progress=progress, stop=stop
@@ -335,7 +335,7 @@ def bind_accepted(
             )
         exec(compile(code, f"<accepted {candidate}>", "exec"), namespace)  # noqa: S102 - the user accepts it
     if run_id and store_path:
-        from ._session import SessionStore
+        from ..store._sessions import SessionStore
 
         SessionStore(store_path).update_run(run_id, accepted=candidate)
     elif not bind:

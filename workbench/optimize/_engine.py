@@ -13,11 +13,15 @@ from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import InputsError, UsageError
-from ._gpu_timing import split_medians
-from ._isolation import Limits
+from .._errors import InputsError, UsageError
+from .._settings import Settings, get_settings
+from .._timeline import Timeline, phase
+from ..gpu._timing import split_medians
+from ..sandbox._process import Limits
+from ..sandbox._runner import Program, RunReport, run_program
+from ..sandbox._scan import scan
+from ..store._sessions import SessionStore
 from ._lineprofile import PROFILE_OPTIONS, hot_lines
-from ._nvtx import Timeline, phase
 from ._results import (
     CandidateResult,
     Mismatch,
@@ -26,14 +30,10 @@ from ._results import (
     Timing,
     candidate_id,
 )
-from ._runner import Program, RunReport, run_program
-from ._scan import scan
-from ._session import SessionStore
-from ._settings import Settings, get_settings
-from ._strategies import CandidateSpec, Strategy, resolve_strategies
-from ._strategies._base import dedupe
 from ._task import Task, task_from
 from ._verify import Tolerance, compare, compare_sketches, preview
+from .strategies import CandidateSpec, Strategy, resolve_strategies
+from .strategies._base import dedupe
 
 DEFAULT_SIZES = (1, 2, 3, 8, 31)
 Progress = Callable[[dict[str, Any]], None]
@@ -311,7 +311,7 @@ def refine_result(
             ) from None
     refiners = [s for s in run.strategies if hasattr(s, "refine")]
     if not refiners or any(getattr(s, "backend", 0) is None for s in refiners):
-        from .llm import llm_available
+        from ..llm import llm_available
 
         if not llm_available():
             raise UsageError(
@@ -319,7 +319,7 @@ def refine_result(
                 " --base-url URL --model M), then refine again"
             )
     if not refiners:
-        from ._strategies import LLMStrategy
+        from .strategies import LLMStrategy
 
         refiners = [LLMStrategy()]
         run.strategies = [*run.strategies, *refiners]
@@ -503,7 +503,7 @@ def _tokens_used(strategies: list[Strategy]) -> int:
 def _hardening_in_force(settings: Settings) -> tuple[Settings, str | None]:
     if not settings.hardened:
         return settings, None
-    from ._hardening import hardening_status
+    from ..sandbox._hardening import hardening_status
 
     available, why = hardening_status()
     if not available:
@@ -537,7 +537,7 @@ def _device_note(target: str) -> str | None:
     """None when ``target`` can run here; otherwise what is missing, in one line."""
     if target == "cpu":
         return None
-    from ._device import detect_device
+    from ..gpu._device import detect_device
 
     device = detect_device()
     if target in device.targets and (device.has_device or target == "numba-cuda"):
