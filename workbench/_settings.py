@@ -31,6 +31,12 @@ class Settings:
     timing_target: float = 0.2
     #: run workers in Linux namespaces (no network, private /tmp) when the OS allows it
     hardened: bool = False
+    #: where jobs run: "local" (parallel verification, one timing slot per machine), "serial"
+    #: (one job after another), a Dask scheduler address ("tcp://host:8786") or a
+    #: ``distributed.Client``
+    executor: Any = "local"
+    #: verification jobs at once on the local executor (0: the machine's cores)
+    workers: int = 0
 
     def replace(self, **changes: Any) -> Settings:
         unknown = set(changes) - {f.name for f in fields(self)}

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import math
+import queue
 import random
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import InputsError, UsageError
 from .._settings import Settings, get_settings
 from .._timeline import Timeline, phase
+from ..execute import Executor, executor_from
 from ..gpu._timing import split_medians
+from ..sandbox._channel import dumps_by_value
 from ..sandbox._process import Limits
-from ..sandbox._runner import Program, RunReport, run_program
 from ..sandbox._scan import scan
 from ..store._sessions import SessionStore
+from ._jobs import Program, TimingJob, TimingPlan, TimingReport, VerifyJob, VerifyReport, explain
 from ._lineprofile import PROFILE_OPTIONS, hot_lines
 from ._results import (
     CandidateResult,
@@ -30,8 +33,9 @@ from ._results import (
     Timing,
     candidate_id,
 )
+from ._stats import noise_floor, speedup_interval
 from ._task import Task, task_from
-from ._verify import Tolerance, compare, compare_sketches, preview
+from ._verify import Tolerance, compare, preview
 from .strategies import CandidateSpec, Strategy, resolve_strategies
 from .strategies._base import dedupe
 
@@ -141,6 +145,7 @@ def optimize(
     namespace: MutableMapping[str, Any] | None = None,
     progress: Progress | None = None,
     settings: Settings | None = None,
+    executor: Any = None,
 ) -> OptimizeResult:
     """Make a function faster without changing its results.
 
@@ -160,6 +165,9 @@ def optimize(
     far (failures with expected vs actual, timings) and the user's ``hint``; refinement stops
     early after ``patience`` rounds without a better speedup, when the model exchanges have
     used ``token_budget`` tokens, when ``time_limit`` seconds have passed, or when ``stop`` is set.
+
+    ``executor`` says where the jobs run (default: the ``executor`` setting, "local"):
+    "local", "serial", a Dask scheduler address, a ``distributed.Client`` or an ``Executor``.
     """
     started = time.perf_counter()
     settings = settings or get_settings()
@@ -204,6 +212,8 @@ def optimize(
             "hint": hint,
         },
     )
+    if executor is not None:
+        settings = settings.replace(executor=executor)
     settings, hardened_note = _hardening_in_force(settings)
     limits = Limits(
         timeout=settings.timeout,
@@ -240,9 +250,7 @@ def optimize(
     with store.recording(run_id, result.notes):
         emit({"kind": "reference", "total": len(user_specs)})
         with phase("reference", timeline=run.timeline, run=run_id):
-            run.ref_report, result.reference = _run_reference(
-                task, cases, labels, test_fns, make, timing_size, limits, settings
-            )
+            run.ref_cases, result.reference = run.run_reference(timing_size)
         store.update_run(run_id, reference=_reference_dict(result.reference))
         result.notes.extend(_reference_notes(result.reference))
         specs = list(user_specs)
@@ -373,7 +381,7 @@ class _Run:
     device_note: str | None
     stop: threading.Event | None
     target: str = "cpu"
-    ref_report: RunReport | None = None
+    ref_cases: dict[int, dict[str, Any]] = field(default_factory=dict)
     timeline: Timeline = field(default_factory=Timeline)
     strategies: list[Strategy] = field(default_factory=list)
     _exchanges_seen: dict[int, int] = field(default_factory=dict)
@@ -409,57 +417,264 @@ class _Run:
             self.store.add_event(self.result.run_id, "llm_exchange", data)
         self._exchanges_seen[id(strategy)] = len(exchanges)
 
-    def evaluate_all(self, specs: list[CandidateSpec]) -> None:
-        result, total = self.result, len(self.result.candidates) + len(specs)
-        for spec in specs:
-            if self.stopped():
-                return
-            index = len(result.candidates)
-            self.emit(
-                {"kind": "candidate", "index": index, "total": total, "strategy": spec.strategy}
-            )
-            if self.device_note and spec.strategy in GPU_STRATEGIES:
-                cand = CandidateResult(
-                    id=candidate_id(spec.code),
-                    code=spec.code,
-                    strategy=spec.strategy,
-                    note=spec.note,
-                    status="error",
-                    reason=f"not run here: {self.device_note}",
-                    warnings=scan(spec.code),
-                    path=spec.path,
-                    parent=spec.parent,
-                    round=spec.round,
+    # -- the data every job of this run shares, pickled once ------------------------------
+    def __post_init__(self) -> None:
+        self.cases_bytes = dumps_by_value(list(self.cases))
+        self.tests_bytes = dumps_by_value(list(self.tests))
+        self.make_bytes = dumps_by_value(self.make)
+        self.context_bytes = dumps_by_value(dict(self.task.context))
+        self.arguments = [[preview(a) for a in args] for args in self.cases]
+
+    def executor(self) -> Executor:
+        executor = executor_from(self.settings.executor, self.settings.workers)
+        for note in getattr(executor, "notes", ()):
+            if note not in self.result.notes:
+                self.result.notes.append(note)
+        return executor
+
+    def program(self, role: str, code: str, gpu: str | None = None, marks: bool = False):
+        return Program(role, code, self.task.entry, self.context_bytes, gpu, marks, profile=True)
+
+    def verify_job(self, program: Program, expected: dict | None) -> VerifyJob:
+        return VerifyJob(
+            program,
+            self.cases_bytes,
+            self.tests_bytes,
+            len(self.tests),
+            self.labels,
+            self.limits,
+            self.settings.hardened,
+            expected=expected,
+            arguments=self.arguments,
+            tol=self.tol,
+        )
+
+    def timing_plan(self, size: int, calibrate: bool, max_repeats: int) -> TimingPlan:
+        return TimingPlan(
+            size=size,
+            calibrate=calibrate,
+            target=self.settings.timing_target,
+            max_seconds=max(2.0, 5 * self.settings.timing_target),
+            budget=self.settings.time_budget,
+            max_repeats=max_repeats,
+            profile=PROFILE_OPTIONS,
+        )
+
+    def run_reference(self, timing_size: int | None) -> tuple[dict, Reference]:
+        """Verify the reference (its outputs are what candidates must match), then calibrate
+        the timing size and time it alone (the table's reference row)."""
+        task, labels = self.task, self.labels
+        program = self.program("reference", task.source)
+        with self.executor() as executor:
+            report: VerifyReport = executor.submit(self.verify_job(program, None)).result()
+            if report.load_error:
+                raise UsageError(f"the cell's code fails when run on its own: {report.load_error}")
+            ok = [i for i, c in report.cases.items() if "output" in c]
+            skipped = [
+                f"{labels[i]} ({c['error']})"
+                for i, c in sorted(report.cases.items())
+                if "output" not in c
+            ]
+            if report.fault and not ok:
+                raise UsageError(
+                    f"the reference {report.fault.reason}; try smaller inputs or a larger "
+                    "timeout (%wb config timeout=...)"
                 )
-            else:
-                phases = _PhaseTracker(self.timeline, candidate_id(spec.code))
+            if not ok:
+                raise InputsError(
+                    f"the reference raised on every input ({skipped[0]}): check the inputs function"
+                )
+            plan = self.timing_plan(timing_size or 64, timing_size is None, max_repeats=30)
+            job = TimingJob(
+                program, None, self.make_bytes, plan, self.limits, self.settings.hardened
+            )
+            timed: TimingReport = executor.submit(job).result()
+        if timed.fault or timed.load_error or not timed.reference.times:
+            why = timed.fault.reason if timed.fault else timed.load_error or "no timing came back"
+            raise UsageError(
+                f"timing the reference failed: it {why}; give a smaller timing_size (magic: --sizes)"
+            )
+        first = report.cases[min(ok)].get("seconds", 0.0)
+        tests_status = {r["name"]: (None if r["ok"] else r.get("error")) for r in report.tests}
+        reference = Reference(
+            timing=_timing(timed.reference, timed.size, first),
+            sizes=[labels[i] for i in ok],
+            skipped=skipped,
+            tests=tests_status,
+        )
+        reference.hot_lines, reference.profile_note = hot_lines(
+            timed.reference.profile, task.source
+        )
+        return report.cases, reference
 
-                def on_phase(name: str, i: int = index, tracker: _PhaseTracker = phases) -> None:
-                    tracker.enter(name)
-                    self.emit({"kind": "phase", "index": i, "phase": name})
+    # -- candidates -----------------------------------------------------------------------
+    def evaluate_all(self, specs: list[CandidateSpec]) -> None:
+        """Verify every candidate (in parallel where the executor allows), then time each one
+        that passed against the reference; each finished candidate is saved at once."""
+        result = self.result
+        base, total = len(result.candidates), len(result.candidates) + len(specs)
+        finished: dict[int, CandidateResult] = {}
+        compile_times: dict[int, float] = {}
+        events: queue.Queue = queue.Queue()  # from job threads; emitted from this one
 
-                try:
-                    cand = _evaluate(
-                        spec,
-                        self.task,
-                        self.cases,
-                        self.labels,
-                        self.tests,
-                        self.make,
-                        self.ref_report,
-                        result.reference,
-                        self.tol,
-                        self.limits,
-                        self.settings,
-                        on_phase,
-                        gpu=None if self.target == "cpu" else self.target,
-                        marks=spec.strategy in GPU_STRATEGIES,  # code the workbench wrote
-                    )
-                finally:
-                    phases.close()
+        def finish(index: int, cand: CandidateResult) -> None:
+            finished[index] = cand
             result.candidates.append(cand)
             self.store.add_candidate(result.run_id, cand.id, cand.to_dict())
             self.emit({"kind": "done", "index": index, "total": total, "candidate": cand})
+
+        with self.executor() as executor:
+            pending: dict[Future, tuple[str, int, CandidateSpec, CandidateResult]] = {}
+            for offset, spec in enumerate(specs):
+                index = base + offset
+                if self.stopped():
+                    break
+                self.emit(
+                    {"kind": "candidate", "index": index, "total": total, "strategy": spec.strategy}
+                )
+                cand = _new_candidate(spec)
+                if self.device_note and spec.strategy in GPU_STRATEGIES:
+                    cand.reason = f"not run here: {self.device_note}"
+                    finish(index, cand)
+                    continue
+                gpu = None if self.target == "cpu" else self.target
+                program = self.program(
+                    "candidate", spec.code, gpu, marks=spec.strategy in GPU_STRATEGIES
+                )
+                job = self.verify_job(program, self.ref_cases)
+                on_phase = _phase_events(events, index) if executor.reports_phases else None
+                pending[executor.submit(job, on_phase)] = ("verify", index, spec, cand)
+            phases = _PhaseTimeline(self.timeline)
+            while pending:
+                if self.stopped():
+                    executor.cancel(pending)
+                done, _ = wait(list(pending), timeout=0.1, return_when=FIRST_COMPLETED)
+                while not events.empty():
+                    index, name = events.get()
+                    phases.enter(index, name, finished)
+                    self.emit({"kind": "phase", "index": index, "phase": name})
+                for future in done:
+                    step, index, spec, cand = pending.pop(future)
+                    if future.cancelled():
+                        continue
+                    try:
+                        report = future.result()
+                    except Exception as exc:  # noqa: BLE001 - the executor's failure, not the candidate's
+                        cand.status = "error"
+                        cand.reason = f"the executor lost this job: {exc}"
+                        finish(index, cand)
+                        continue
+                    if step == "verify" and report.cases:
+                        compile_times[index] = report.cases[min(report.cases)].get("seconds", 0.0)
+                    if step == "verify" and self._verified(cand, report):
+                        plan = self.timing_plan(result.reference.timing.size, False, 200)
+                        program = self.program(
+                            "candidate", spec.code, gpu, marks=spec.strategy in GPU_STRATEGIES
+                        )
+                        job = TimingJob(
+                            self.program("reference", self.task.source),
+                            program,
+                            self.make_bytes,
+                            plan,
+                            self.limits,
+                            self.settings.hardened,
+                            tol=self.tol,
+                        )
+                        on_phase = _phase_events(events, index) if executor.reports_phases else None
+                        pending[executor.submit(job, on_phase)] = ("timing", index, spec, cand)
+                        continue
+                    if step == "timing":
+                        self._timed(cand, report, spec, compile_times.get(index, 0.0))
+                    finish(index, cand)
+            phases.close()
+        # the table lists candidates in the order they were proposed, whatever finished first
+        order = {id(c): i for i, c in finished.items()}
+        result.candidates.sort(key=lambda c: order.get(id(c), -1))
+
+    def _verified(self, cand: CandidateResult, report: VerifyReport) -> bool:
+        """Fill in why ``cand`` failed verification; True when it passed."""
+        cand.output = report.output
+        if report.load_error:
+            cand.status, cand.reason = explain(report.load_error, self.limits)
+        elif report.fault:
+            cand.status, cand.reason = report.fault.status, report.fault.reason
+        elif report.verdict:
+            cand.status, cand.reason = report.verdict.status, report.verdict.reason
+            cand.mismatch = Mismatch.from_dict(report.verdict.mismatch)
+        else:
+            return True
+        return False
+
+    def _timed(
+        self, cand: CandidateResult, report: TimingReport, spec: CandidateSpec, compile_time: float
+    ) -> None:
+        cand.output = (cand.output + report.output)[-2000:]
+        if report.load_error or report.fault:
+            who = "the reference" if report.fault_side == "reference" else "it"
+            if report.load_error:
+                cand.status, cand.reason = explain(report.load_error, self.limits)
+            else:
+                cand.status, cand.reason = report.fault.status, report.fault.reason
+            if report.fault_side == "reference":  # not the candidate's doing
+                cand.status, cand.reason = "error", f"timing {who} failed: {cand.reason}"
+            return
+        if report.failure:
+            cand.status, cand.reason = "failed", report.failure
+            return
+        if report.tampering:
+            cand.status, cand.reason = "error", report.tampering
+            return
+        side = report.candidate
+        cand.timing = _timing(side, report.size, compile_time)
+        ref_times = report.reference.times
+        cand.speedup, cand.speedup_low, cand.speedup_high = speedup_interval(ref_times, side.times)
+        cand.noise_floor = noise_floor(min(cand.timing.median, _median(ref_times)))
+        cand.status = "passed"
+        cand.reason = _passed_reason(cand, len(self.result.reference.sizes), len(self.tests))
+        if side.gpu_note:
+            cand.reason += f"; {str(side.gpu_note)[:200]}"
+        cand.hot_lines, cand.profile_note = hot_lines(side.profile, spec.code)
+
+
+def _new_candidate(spec: CandidateSpec) -> CandidateResult:
+    return CandidateResult(
+        id=candidate_id(spec.code),
+        code=spec.code,
+        strategy=spec.strategy,
+        note=spec.note,
+        path=spec.path,
+        parent=spec.parent,
+        round=spec.round,
+        warnings=scan(spec.code),
+    )
+
+
+def _phase_events(events: queue.Queue, index: int) -> Callable[[str], None]:
+    return lambda name: events.put((index, name))
+
+
+def _median(times: list[float]) -> float:
+    s = sorted(times)
+    return s[len(s) // 2] if s else 0.0
+
+
+class _PhaseTimeline:
+    """Phase names from the jobs as NVTX ranges and timeline entries, one tracker per
+    candidate (several run at once)."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        self.timeline = timeline
+        self.trackers: dict[int, _PhaseTracker] = {}
+
+    def enter(self, index: int, name: str, finished: dict) -> None:
+        tracker = self.trackers.get(index)
+        if tracker is None:
+            tracker = self.trackers[index] = _PhaseTracker(self.timeline, str(index))
+        tracker.enter(name)
+
+    def close(self) -> None:
+        for tracker in self.trackers.values():
+            tracker.close()
 
 
 class _PhaseTracker:
@@ -565,239 +780,18 @@ def _user_specs(candidates: Iterable[str]) -> list[CandidateSpec]:
     return specs
 
 
-def _run_reference(task, cases, labels, tests, make, timing_size, limits, settings):
-    calibrate = timing_size is None
-    start = timing_size if timing_size else 64
-
-    def decide(report: RunReport) -> dict | None:
-        if not any("output" in c for c in report.cases.values()):
-            return None
-        return {
-            "size": start,
-            "calibrate": calibrate,
-            "target": settings.timing_target,
-            "max_size": 1 << 26,
-            "max_seconds": max(2.0, 5 * settings.timing_target),
-            "budget": settings.time_budget,
-            "min_repeats": 5,
-            "max_repeats": 30,
-            "sketch_calls": 30,
-            "profile": PROFILE_OPTIONS,
-        }
-
-    program = Program("reference", task.source, task.entry, dict(task.context), profile=True)
-    report = run_program(program, cases, tests, make, decide, limits, settings.hardened)
-    if report.load_error:
-        raise UsageError(f"the cell's code fails when run on its own: {report.load_error}")
-    ok = [i for i, c in report.cases.items() if "output" in c]
-    skipped = [
-        f"{labels[i]} ({c['error']})" for i, c in sorted(report.cases.items()) if "output" not in c
-    ]
-    if report.fault and not ok:
-        raise UsageError(
-            f"the reference {report.fault.reason}; try smaller inputs or a larger timeout (%wb config timeout=...)"
-        )
-    if not ok:
-        raise InputsError(
-            f"the reference raised on every input ({skipped[0]}): check the inputs function"
-        )
-    if report.fault or report.timing is None:
-        why = report.fault.reason if report.fault else "no timing came back"
-        raise UsageError(
-            f"timing the reference failed: it {why}; give a smaller timing_size (magic: --sizes)"
-        )
-    t = report.timing
-    timing = _timing(t, report)
-    tests_status = {r["name"]: (None if r["ok"] else r.get("error")) for r in report.tests}
-    reference = Reference(
-        timing=timing, sizes=[labels[i] for i in ok], skipped=skipped, tests=tests_status
-    )
-    reference.hot_lines, reference.profile_note = hot_lines(report.profile, task.source)
-    return report, reference
-
-
-def _timing(t: dict, report: RunReport) -> Timing:
-    first = report.cases[min(report.cases)].get("seconds", 0.0) if report.cases else 0.0
+def _timing(side, size: int, compile_time: float) -> Timing:
+    """A ``Timing`` from one side of a timing job."""
+    wall = sum(side.times)
     return Timing.from_times(
-        t["times"],
-        size=t["size"],
-        warmup=t["warmup"],
-        compile_time=first,
-        cpu_ratio=_ratio(t),
-        peak_memory=t.get("peak_memory"),
-        **split_medians(t.get("gpu"), t["times"]),
+        side.times,
+        size=size,
+        warmup=side.warmup,
+        compile_time=compile_time,
+        cpu_ratio=sum(side.cpu_times) / wall if wall > 0 else 1.0,
+        peak_memory=side.peak_memory,
+        **split_medians(side.gpu, side.times),
     )
-
-
-def _ratio(t: dict) -> float:
-    wall = sum(t["times"])
-    return sum(t["cpu_times"]) / wall if wall > 0 else 1.0
-
-
-def _evaluate(
-    spec,
-    task,
-    cases,
-    labels,
-    tests,
-    make,
-    ref_report,
-    reference,
-    tol,
-    limits,
-    settings,
-    on_phase,
-    gpu: str | None = None,
-    marks: bool = False,
-) -> CandidateResult:
-    started = time.perf_counter()
-    cand = CandidateResult(
-        id=candidate_id(spec.code),
-        code=spec.code,
-        strategy=spec.strategy,
-        note=spec.note,
-        path=spec.path,
-        parent=spec.parent,
-        round=spec.round,
-        warnings=scan(spec.code),
-    )
-    ref_cases = ref_report.cases
-    ref_sketches = ref_report.timing["sketches"]
-    verdict: dict[str, str] = {}
-
-    def wrong_on(i: int, actual: str) -> None:  # what the explorer shows side by side
-        cand.mismatch = Mismatch(
-            input=labels[i],
-            arguments=[preview(a) for a in cases[i]],
-            expected=preview(ref_cases[i]["output"]),
-            actual=actual,
-        )
-
-    def decide(report: RunReport) -> dict | None:
-        for i in sorted(ref_cases):
-            expected = ref_cases[i]
-            if "output" not in expected:
-                continue
-            got = report.cases.get(i)
-            if got is None:
-                verdict.update(status="error", reason=f"no result for {labels[i]}")
-                return None
-            if "output" not in got:
-                status, why = _explain(got["error"], limits)
-                verdict.update(status=status, reason=f"{why} (on input {labels[i]})")
-                wrong_on(i, why)
-                return None
-            diff = compare(expected["output"], got["output"], tol)
-            if diff:
-                verdict.update(status="failed", reason=f"{diff} (input {labels[i]})")
-                wrong_on(i, preview(got["output"]))
-                return None
-            for j, (before_ref, after) in enumerate(
-                zip(expected["inputs_after"], got["inputs_after"])
-            ):
-                if compare(before_ref, after, Tolerance(0.0, 0.0)):
-                    verdict.update(
-                        status="failed",
-                        reason=f"changes its argument {j + 1} in place differently from "
-                        f"the reference (input {labels[i]})",
-                    )
-                    return None
-            extra_alias = set(got.get("aliases", [])) - set(expected.get("aliases", []))
-            if extra_alias:
-                verdict.update(
-                    status="failed",
-                    reason=f"returns a view of argument {min(extra_alias) + 1}; the "
-                    "reference returns a new array",
-                )
-                return None
-        for test in report.tests:
-            if not test["ok"]:
-                verdict.update(status="failed", reason=f"{test['name']} failed: {test['error']}")
-                return None
-        return {
-            "size": reference.timing.size,
-            "calibrate": False,
-            "budget": settings.time_budget,
-            "min_repeats": 5,
-            "max_repeats": 200,
-            "sketch_calls": len(ref_sketches),
-            "profile": PROFILE_OPTIONS,
-        }
-
-    report = run_program(
-        Program("candidate", spec.code, task.entry, dict(task.context), gpu, marks, profile=True),
-        cases,
-        tests,
-        make,
-        decide,
-        limits,
-        settings.hardened,
-        on_phase,
-    )
-    cand.output = report.output[-2000:]
-    cand.seconds = time.perf_counter() - started
-    if report.load_error:
-        cand.status, cand.reason = _explain(report.load_error, limits)
-        return cand
-    if report.fault:
-        cand.status, cand.reason = report.fault.status, report.fault.reason
-        return cand
-    if verdict:
-        cand.status, cand.reason = verdict["status"], verdict["reason"]
-        return cand
-    t = report.timing
-    for k, (ref_s, got_s) in enumerate(zip(ref_sketches, t["sketches"])):
-        if ref_s is None or got_s is None:
-            continue
-        diff = compare_sketches(ref_s, got_s, tol)
-        if diff:
-            cand.status, cand.reason = "failed", f"{diff} (timed call {k + 1})"
-            return cand
-    tampering = _clock_check(report)
-    if tampering:
-        cand.status, cand.reason = "error", tampering
-        return cand
-    cand.timing = _timing(t, report)
-    ref = reference.timing
-    cand.speedup = ref.median / cand.timing.median if cand.timing.median > 0 else float("inf")
-    cand.speedup_low = ref.q1 / cand.timing.q3 if cand.timing.q3 > 0 else float("inf")
-    cand.speedup_high = ref.q3 / cand.timing.q1 if cand.timing.q1 > 0 else float("inf")
-    cand.status = "passed"
-    cand.reason = _passed_reason(cand, len(reference.sizes), len(tests))
-    if t.get("gpu_note"):
-        cand.reason += f"; {str(t['gpu_note'])[:200]}"
-    cand.hot_lines, cand.profile_note = hot_lines(report.profile, spec.code)
-    return cand
-
-
-def _explain(error: str, limits: Limits) -> tuple[str, str]:
-    """Status and reason for an exception the program raised, naming the limit it hit."""
-    if error.startswith("MemoryError"):
-        return "oom", f"{error} (memory limit {limits.memory_mb:,} MiB)"
-    if "[Errno 27]" in error:  # EFBIG: the file-size limit
-        return "error", f"wrote a file over the {limits.disk_mb:,} MiB disk limit ({error})"
-    return "error", error
-
-
-def _clock_check(report: RunReport) -> str | None:
-    """The timings must be consistent: with the kernel's own clock (a patched timer shows up
-    here), and with the running totals the harness keeps where the program cannot write."""
-    t = report.timing
-    inside = t["warmup"] + t["span"]
-    outside = report.wall_timing or 0.0
-    if inside < 0.5 * outside - 0.5:
-        return (
-            f"its timings do not add up: the worker reported {inside:.3f} s but the kernel measured "
-            f"{outside:.3f} s (was the timer patched?)"
-        )
-    times = t["times"]
-    if (
-        len(times) != t["calls"]
-        or not math.isclose(sum(times), t["total"], rel_tol=1e-6, abs_tol=1e-9)
-        or not math.isclose(sum(x * x for x in times), t["squares"], rel_tol=1e-6, abs_tol=1e-12)
-    ):
-        return "its recorded call times were rewritten while it ran (harness tampering)"
-    return None
 
 
 def _passed_reason(cand: CandidateResult, n_inputs: int, n_tests: int) -> str:

@@ -108,8 +108,9 @@ class CandidateResult:
     note: str = ""
     timing: Timing | None = None
     speedup: float | None = None
-    speedup_low: float | None = None  # reference q1 / candidate q3
-    speedup_high: float | None = None  # reference q3 / candidate q1
+    speedup_low: float | None = None  # 95 % bootstrap interval of the speedup
+    speedup_high: float | None = None
+    noise_floor: float = 0.05  # "faster" needs the whole interval above 1 + this
     warnings: list[str] = field(default_factory=list)
     output: str = ""
     path: str | None = None
@@ -143,10 +144,21 @@ class CandidateResult:
 
     @property
     def significant(self) -> bool:
-        """False when the speedup's spread overlaps 1.0 (no significant change)."""
+        """True when the speedup's interval clears 1 by the noise floor, either way."""
         if self.speedup_low is None or self.speedup_high is None:
             return False
-        return self.speedup_low > 1.0 or self.speedup_high < 1.0
+        floor = 1.0 + self.noise_floor
+        return self.speedup_low > floor or self.speedup_high < 1.0 / floor
+
+    @property
+    def faster(self) -> bool:
+        """Passed, and significantly faster than the reference."""
+        return self.status == "passed" and self.significant and (self.speedup or 0) > 1.0
+
+    @property
+    def complexity(self) -> int:
+        """How much riskier machinery it uses (fastmath, parallel threads): the tie-breaker."""
+        return sum(word in self.code for word in ("fastmath", "parallel=True", "prange"))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -191,8 +203,15 @@ class OptimizeResult:
 
     @property
     def best(self) -> CandidateResult | None:
-        passed = [c for c in self.candidates if c.status == "passed" and c.speedup is not None]
-        return max(passed, key=lambda c: c.speedup) if passed else None
+        """The fastest candidate that is significantly faster than the reference; among those
+        whose intervals overlap the fastest one's, the simplest (no fastmath or parallel
+        threads unless they pay). None when no candidate is significantly faster."""
+        faster = [c for c in self.candidates if c.faster]
+        if not faster:
+            return None
+        top = max(faster, key=lambda c: c.speedup)
+        tied = [c for c in faster if c.speedup_high >= top.speedup_low]
+        return min(tied, key=lambda c: (c.complexity, -c.speedup))
 
     def __getitem__(self, key: int | str) -> CandidateResult:
         if isinstance(key, int):
@@ -217,8 +236,8 @@ class OptimizeResult:
             chosen = self.best
             if chosen is None:
                 raise UsageError(
-                    "no candidate passed verification, so there is nothing to accept; "
-                    "look at the reasons in the table, or give candidates=[...]"
+                    "no candidate is significantly faster than your function, so there is "
+                    "nothing to accept; look at the table, or accept one by id: accept(ID)"
                 )
         elif isinstance(candidate, CandidateResult):
             chosen = candidate

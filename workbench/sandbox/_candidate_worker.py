@@ -1,12 +1,15 @@
-"""The worker process: loads one program, verifies it, times it, and reports back.
+"""The candidate worker: loads one program, runs it on the verification inputs and tests, then
+does what the job asks of it: calibrate, warm up, blocks of timed calls, peak memory, a line
+profile.
 
-Run as ``python -m workbench.sandbox._candidate_worker CMD_FD MSG_FD``. Commands from the kernel arrive pickled on
-CMD_FD (the kernel is trusted); everything this process sends back on MSG_FD is encoded with
-``_wire`` (never pickle), because the code it runs is not trusted.
+Run as ``python -m workbench.sandbox._candidate_worker CMD_FD MSG_FD`` (started by
+``sandbox.Channel``). Commands arrive as cloudpickled frames (the job is trusted); everything
+this process sends back is encoded with ``_wire`` (never pickle), because the code it runs is
+not trusted. It never sees what another program returned: the comparing is done by the job.
 
-Everything the harness relies on (clock, codec, copy, the pipes) is bound to locals of
-``_serve`` before the program is loaded, so rebinding ``time.perf_counter`` or this module's
-globals from the program changes nothing the harness uses.
+Everything the harness relies on (clock, codec, frames) is bound to locals of ``_serve``
+before the program is loaded, so rebinding ``time.perf_counter`` or this module's globals from
+the program changes nothing the harness uses.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
     import gc
     import os
     import pickle
-    import struct
     import sys
     import time
     import traceback
@@ -25,34 +27,27 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
     import cloudpickle  # noqa: F401  (needed to unpickle by-value functions)
     import numpy as np
 
+    from workbench.sandbox._channel import read_frame, write_frame
     from workbench.sandbox._wire import encode
 
     perf = time.perf_counter
     cpu = time.process_time
     gc_enable, gc_disable, gc_collect = gc.enable, gc.disable, gc.collect
-    pack, unpack = struct.pack, struct.unpack
     write, read = os.write, os.read
     loads = pickle.loads
-    sketch_of = _make_sketch(np)
     # module globals are reachable through sys.modules["__main__"]: bind what we call now
-    stable, peak_memory, one_line, takes_argument = (
-        _stable,
-        _peak_memory,
-        _one_line,
-        _takes_argument,
-    )
-    shares_memory, read_exact = _shares_memory, _read_exact
+    peak_memory, one_line, takes_argument = _peak_memory, _one_line, _takes_argument
+    shares_memory, next_size = _shares_memory, _next_size
     release_free_memory = _free_memory_releaser()
 
     def send(msg: dict) -> None:
-        data = encode(msg)
-        view = memoryview(pack("<Q", len(data)) + data)
-        while view:
-            view = view[write(msg_fd, view) :]
+        write_frame(msg_fd, encode(msg), write)
 
-    def recv() -> dict:
-        (size,) = unpack("<Q", read_exact(read, cmd_fd, 8))
-        return loads(read_exact(read, cmd_fd, size))
+    def recv() -> dict | None:
+        try:
+            return loads(read_frame(cmd_fd, read))
+        except EOFError:
+            return None
 
     def describe(exc: BaseException) -> str:
         return one_line(exc)
@@ -62,6 +57,8 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
         return "".join(lines[-6:])[-2000:]
 
     job = recv()
+    if job is None:
+        return
     role = job["role"]
     # GPU candidates: device sync and events bound before the program loads (CallProbe)
     probe = gpu_note = None
@@ -101,14 +98,19 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
     send({"kind": "loaded", "seconds": perf() - t0})
 
     # -- verification ----------------------------------------------------------------------
-    cases = loads(job["cases"])
-    for index, args in enumerate(cases):
+    for index, args in enumerate(loads(job["cases"])):
         t0 = perf()
         try:
             out = fn(*args)
         except BaseException as exc:  # noqa: BLE001
             send(
-                {"kind": "case", "index": index, "error": describe(exc), "traceback": short_tb(exc)}
+                {
+                    "kind": "case",
+                    "index": index,
+                    "error": describe(exc),
+                    "error_type": type(exc).__name__,
+                    "traceback": short_tb(exc),
+                }
             )
             continue
         seconds = perf() - t0
@@ -145,111 +147,109 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
         except BaseException as exc:  # noqa: BLE001
             send({"kind": "test", "name": name, "ok": False, "error": describe(exc)})
 
-    # -- timing, when the kernel asks for it -----------------------------------------------
-    command = recv()
-    if command.get("cmd") != "time":
-        return
+    # -- what the job asks next ------------------------------------------------------------
     make = loads(job["make"])  # size -> fresh argument tuple (built by the harness, not timed)
-    size = command["size"]
-    if command.get("calibrate"):
-        target, cap, limit = command["target"], command["max_size"], command["max_seconds"]
-        history = []
-        while True:
-            args = make(size)
-            t0 = perf()
-            fn(*args)
-            took = perf() - t0
-            history.append((size, took))
-            if took >= 0.7 * target or size >= cap or took > limit:
-                break
-            size = min(cap, _next_size(history, target))
-        send({"kind": "calibrated", "size": size, "seconds": took})
-
-    # Warm-up (JIT compilation happens here) on a size the timed calls never use.
-    args = make(max(1, size - 1))
     if probe is not None and probe.marks_enabled:
         namespace[MARK] = probe.mark  # the generated wrapper's phase marks
-    t0 = perf()
-    fn(*args)
-    if probe is not None:
-        probe_end()  # work the warm-up left running does not spill into the first timed call
-    warmup = perf() - t0
-
-    budget, min_rep, max_rep = command["budget"], command["min_repeats"], command["max_repeats"]
-    times, cpus, sketches = [], [], []
-    # Floats in fast locals cannot be rewritten through frame inspection, unlike the lists:
-    # the kernel checks that the lists add up to these.
-    total, squares = 0.0, 0.0
-    nvtx_domain = _nvtx_domain()  # so an Nsight capture shows the timed region
-    if nvtx_domain is not None:
-        nvtx_domain.push_range(message=f"time {role}", color="blue")
-    start = perf()
-    k = 0
     while True:
-        args = make(size + k)  # fresh values for every call: a cache cannot hit
-        gc_collect()
-        gc_disable()
-        if probe is not None:
-            probe_begin()
-        c0 = cpu()
-        t0 = perf()
-        out = fn(*args)
-        if probe is not None:
-            probe_end()  # the whole device: unfinished or side-stream work is paid for here
-        t1 = perf()
-        c1 = cpu()
-        gc_enable()
-        if probe is not None:
-            probe_collect()
-        total += t1 - t0
-        squares += (t1 - t0) * (t1 - t0)
-        times.append(t1 - t0)
-        cpus.append(c1 - c0)
-        sketches.append(sketch_of(out) if k < command["sketch_calls"] else None)
-        k += 1
-        if k >= max_rep:
-            break
-        if k >= min_rep and (perf() - start >= budget or stable(times)):
-            break
-    span = perf() - start
-    if nvtx_domain is not None:
-        nvtx_domain.pop_range()
-
-    peak = peak_memory(fn, make(size + k), release_free_memory)
-    send(
-        {
-            "kind": "timing",
-            "size": size,
-            "times": times,
-            "cpu_times": cpus,
-            "sketches": sketches,
-            "warmup": warmup,
-            "total": total,
-            "squares": squares,
-            "calls": k,
-            "span": span,
-            "peak_memory": peak,
-            "gpu": probe.report() if probe is not None else None,
-            "gpu_note": gpu_note,
-        }
-    )
-
-    # -- line profile, when the kernel asks for it: after timing, never inside it ----------
-    if command.get("profile"):
-        send(
-            line_profile(
-                profiler_class or profiler_missing,
-                namespace,
-                fn,
-                make,
-                size,
-                times,
-                command["profile"],
-                f"<{role}>",
-                perf,
-                one_line,
+        command = recv()
+        if command is None or command.get("cmd") == "exit":
+            return
+        cmd = command["cmd"]
+        if cmd == "calibrate":
+            size, target = command["size"], command["target"]
+            cap, limit = command["max_size"], command["max_seconds"]
+            history = []
+            while True:
+                args = make(size)
+                t0 = perf()
+                fn(*args)
+                took = perf() - t0
+                history.append((size, took))
+                if took >= 0.7 * target or size >= cap or took > limit:
+                    break
+                size = min(cap, next_size(history, target))
+            send({"kind": "calibrated", "size": size, "seconds": took})
+        elif cmd == "warmup":
+            # JIT compilation happens here, on a size the timed calls never use
+            args = make(max(1, command["size"] - 1))
+            t0 = perf()
+            fn(*args)
+            if probe is not None:
+                probe_end()  # work the warm-up left running does not spill into a timed call
+            send({"kind": "warmup", "seconds": perf() - t0})
+        elif cmd == "calls":
+            # Floats in fast locals cannot be rewritten through frame inspection, unlike the
+            # lists: the job checks that the lists add up to these.
+            size, first, count = command["size"], command["start"], command["count"]
+            times, cpus, outputs = [], [], []
+            total, squares = 0.0, 0.0
+            start = perf()
+            for k in range(first, first + count):
+                args = make(size + k)  # fresh values for every call: a cache cannot hit
+                gc_collect()
+                gc_disable()
+                if probe is not None:
+                    probe_begin()
+                c0 = cpu()
+                t0 = perf()
+                out = fn(*args)
+                if probe is not None:
+                    probe_end()  # the whole device: unfinished work is paid for here
+                t1 = perf()
+                c1 = cpu()
+                gc_enable()
+                if probe is not None:
+                    probe_collect()
+                total += t1 - t0
+                squares += (t1 - t0) * (t1 - t0)
+                times.append(t1 - t0)
+                cpus.append(c1 - c0)
+                if command["outputs"]:
+                    outputs.append(out)
+                del out, args
+            span = perf() - start
+            send({"kind": "block"})  # the job's own clock stops here, before the encoding
+            try:
+                send(
+                    {
+                        "kind": "calls",
+                        "times": times,
+                        "cpu_times": cpus,
+                        "total": total,
+                        "squares": squares,
+                        "span": span,
+                        "outputs": outputs if command["outputs"] else None,
+                    }
+                )
+            except BaseException as exc:  # noqa: BLE001 - a hostile output object
+                send({"kind": "calls", "error": f"its result cannot be read: {describe(exc)}"})
+                return
+        elif cmd == "finish":
+            send(
+                {
+                    "kind": "finish",
+                    "peak_memory": peak_memory(fn, make(command["size"]), release_free_memory),
+                    "gpu": probe.report() if probe is not None else None,
+                    "gpu_note": gpu_note,
+                }
             )
-        )
+        elif cmd == "profile":
+            # after timing, never inside it
+            send(
+                line_profile(
+                    profiler_class or profiler_missing,
+                    namespace,
+                    fn,
+                    make,
+                    command["size"],
+                    command["times"],
+                    command["options"],
+                    f"<{role}>",
+                    perf,
+                    one_line,
+                )
+            )
 
 
 def _line_profile(
@@ -323,25 +323,6 @@ def _line_profile(
     return msg
 
 
-def _nvtx_domain():
-    try:
-        import nvtx
-    except ImportError:
-        return None
-    return nvtx.get_domain("workbench")
-
-
-def _read_exact(read, fd: int, size: int) -> bytes:
-    chunks, remaining = [], size
-    while remaining:
-        chunk = read(fd, min(remaining, 1 << 20))
-        if not chunk:
-            raise EOFError("kernel closed the command pipe")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
-
-
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"called sys.exit({exc.code!r})"
@@ -411,17 +392,6 @@ def _next_size(history: list[tuple[int, float]], target: float) -> int:
     return int(n * min(16.0, max(1.25, growth))) + 1
 
 
-def _stable(times: list[float]) -> bool:
-    """Stop when the median is known to about 1 % (order-statistics standard error)."""
-    n = len(times)
-    if n < 10:
-        return False
-    s = sorted(times)
-    median = s[n // 2]
-    iqr = s[(3 * n) // 4] - s[n // 4]
-    return median > 0 and 1.2533 * (iqr / 1.349) / (n**0.5) / median < 0.01
-
-
 def _free_memory_releaser():
     """glibc's ``malloc_trim(0)``, or None: hands freed heap memory back to the OS, so that a
     call's allocations land on fresh pages and show in resident memory."""
@@ -458,41 +428,6 @@ def _status_kb(key: str) -> int:
             if line.startswith(key + ":"):
                 return int(line.split()[1])
     raise ValueError(key)
-
-
-def _make_sketch(np):
-    """A few numbers that summarise an output so the kernel can check timed calls cheaply.
-
-    For an array: its shape, NaN count and position mix, and a random projection of its values.
-    If a candidate's output is elementwise close to the reference's (rtol, atol), the
-    projections differ by at most atol*size + rtol*sum|ref|: the kernel checks exactly that.
-    """
-
-    def sketch(value):
-        if isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
-            flat = value.ravel()
-            w = np.random.default_rng(flat.size).random(flat.size)
-            nan = np.isnan(flat) if flat.dtype.kind in "fc" else np.zeros(flat.size, bool)
-            vals = np.where(nan, 0, flat).astype(
-                np.complex128 if flat.dtype.kind == "c" else np.float64
-            )
-            return {
-                "shape": list(value.shape),
-                "kind": value.dtype.kind,
-                "dtype": value.dtype.str,
-                "nan": int(nan.sum()),
-                "nanmix": float((w * nan).sum()),
-                "proj": complex((w * vals).sum()),
-                "abs": float(np.abs(vals).sum()),
-                "size": int(flat.size),
-            }
-        if isinstance(value, (tuple, list)):
-            return {"seq": [sketch(v) for v in value], "type": type(value).__name__}
-        if isinstance(value, (int, float, complex, np.number, bool, np.bool_)):
-            return {"scalar": complex(value)}
-        return {"repr": repr(value)[:200], "type": type(value).__name__}
-
-    return sketch
 
 
 if __name__ == "__main__":
