@@ -26,6 +26,7 @@ import numpy as np
 
 from .._errors import UsageError
 from .._settings import Settings, get_settings
+from ..execute import executor_from
 from ..llm._types import abandoned_when_stopped, token_events
 from ..optimize._render import fmt_seconds
 from ..optimize._results import bind_accepted, candidate_id
@@ -578,14 +579,16 @@ def generate(
             notes.append("no usable test came back: the ranking only sees which codes load")
 
         say(f"running {len(set(codes))} candidate(s) against {len(set(tests))} test(s)")
-        matrix = build_pass_matrix(
-            codes,
-            tests,
-            entry=parsed.entry,
-            timeout=test_timeout,
-            memory_mb=settings.memory_limit_mb,
-            cache_dir=settings.home / "passmatrix",
-        )
+        with executor_from(settings.executor, settings.workers) as executor:
+            matrix = build_pass_matrix(
+                codes,
+                tests,
+                entry=parsed.entry,
+                timeout=test_timeout,
+                memory_mb=settings.memory_limit_mb,
+                cache_dir=settings.home / "passmatrix",
+                executor=executor,
+            )
         candidates = _candidates(matrix)
         for c in candidates:
             store.add_candidate(run_id, c.id, {"code": c.code, "samples": c.samples})

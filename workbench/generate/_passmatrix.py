@@ -13,28 +13,28 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import queue
-import select
 import sqlite3
-import struct
 import sys
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .._errors import UsageError
-from ..sandbox._process import Limits, Worker, start_worker
-from ..sandbox._test_worker import LOAD_TEST, instrument
-from ..sandbox._wire import WireError, decode, encode
+from ..execute import Executor, LocalExecutor, machine_slot
+from ..sandbox import Limits
+from ..sandbox._channel import Channel, WorkerGone
+from ..sandbox._test_worker import LOAD_TEST, instrument, load_timeout
+from ..sandbox._wire import WireError
 
 OUTCOMES = ("passed", "failed", "error", "timeout", "crashed")
 _CACHE_VERSION = "1"
 _CHUNK = 256  # cells per batch sent to a worker
 _STARTUP_GRACE = 30.0  # seconds a (re)started worker may take before its first result
+_VERSIONS = f"{sys.version_info[:3]} numpy {np.__version__}"  # verdicts depend on these too
 
 
 @dataclass
@@ -104,13 +104,15 @@ def build_pass_matrix(
     cache_dir: str | os.PathLike[str] | None = None,
     memory_mb: int = 2048,
     process_per_test: bool = False,
+    executor: Executor | None = None,
 ) -> PassMatrix:
     """Run every deduplicated candidate against every deduplicated test, in isolated workers.
 
     ``codes`` are programs that define ``entry``; ``tests`` are ``assert`` lines or test
     functions (``def test_...``) that call it. ``prelude`` runs before each candidate (imports).
     ``process_per_test`` starts a fresh process per cell: slow, the reference the fast path is
-    checked against.
+    checked against. Batches of cells are jobs (:class:`CellsJob`) on ``executor`` (default:
+    ``workers`` threads of this process).
     """
     if not entry or not entry.isidentifier():
         raise UsageError("entry must be the name of the function under test, e.g. entry='f'")
@@ -135,9 +137,19 @@ def build_pass_matrix(
     )
     todo = [cell for cell in keys if cell not in results]
     if todo:
-        fresh = _Pool(
-            unique_codes, unique_tests, prelude, timeout, workers, memory_mb, process_per_test
-        ).run(todo)
+        jobs = _jobs(
+            unique_codes, unique_tests, prelude, timeout, memory_mb, process_per_test, todo
+        )
+        own = executor is None
+        executor = executor or LocalExecutor(workers)
+        try:
+            futures = [executor.submit(job) for job in jobs]
+            fresh = {}
+            for future in futures:
+                fresh.update(future.result())
+        finally:
+            if own:
+                executor.close()
         results.update(fresh)
         if cache:
             cache.put_many({keys[cell]: value for cell, value in fresh.items()})
@@ -174,7 +186,9 @@ def build_pass_matrix(
 
 
 def _cell_key(prelude: str, code: str, test: str, entry: str, timeout: float) -> str:
-    payload = json.dumps([_CACHE_VERSION, prelude, code, test, entry, repr(float(timeout))])
+    payload = json.dumps(
+        [_CACHE_VERSION, _VERSIONS, prelude, code, test, entry, repr(float(timeout))]
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -215,75 +229,76 @@ class _Cache:
         self.db.close()
 
 
-class _Pool:
-    """A few worker processes that take batches of cells from a shared queue."""
+def _jobs(codes, tests, prelude, timeout, memory_mb, process_per_test, cells) -> list[CellsJob]:
+    """Batches of cells, a code's cells together (its load cell first), up to _CHUNK a job."""
+    size = 1 if process_per_test else _CHUNK
+    by_code: dict[int, list[tuple[int, int]]] = {}
+    for cell in sorted(cells):  # the load cell (-1) first, then the tests in order
+        by_code.setdefault(cell[0], []).append(cell)
+    batches: list[list[tuple[int, int]]] = []
+    for group in by_code.values():
+        for start in range(0, len(group), size):
+            chunk = group[start : start + size]
+            if batches and len(batches[-1]) + len(chunk) <= size and not process_per_test:
+                batches[-1].extend(chunk)  # small codes share a worker process
+            else:
+                batches.append(list(chunk))
+    jobs = []
+    for batch in batches:
+        ids = {i for i, _ in batch}
+        test_ids = {j for _, j in batch if j >= 0}
+        jobs.append(
+            CellsJob(
+                codes={i: codes[i] for i in ids},
+                tests={j: tests[j] for j in test_ids},
+                prelude=prelude,
+                timeout=timeout,
+                memory_mb=memory_mb,
+                cells=batch,
+            )
+        )
+    return jobs
 
-    def __init__(
-        self,
-        codes: list[str],
-        tests: list[str],
-        prelude: str,
-        timeout: float,
-        workers: int,
-        memory_mb: int,
-        process_per_test: bool,
-    ) -> None:
-        self.codes, self.tests, self.prelude, self.timeout = codes, tests, prelude, timeout
-        self.n_workers = workers
-        self.process_per_test = process_per_test
+
+@dataclass
+class CellsJob:
+    """A batch of (code, test) cells in one worker process. A crash (segfault, ``os._exit``)
+    or a cell that blocks its timer costs that cell only: the worker is restarted and the rest
+    of the batch goes on. Returns {cell: (outcome, detail, returned repr)}."""
+
+    codes: dict[int, str]
+    tests: dict[int, str]
+    prelude: str
+    timeout: float
+    memory_mb: int
+    cells: list[tuple[int, int]]
+    kind: str = "verify"
+    gpu: bool = False
+
+    def run(self, on_phase: Any = None) -> dict[tuple[int, int], tuple[str, str, str | None]]:
         # whole-process backstop; the per-cell watchdog below is the real limit
-        self.limits = Limits(timeout=24 * 3600.0, memory_mb=memory_mb, disk_mb=256)
-        # a cell that ignores its timer is killed after this long
-        self.cell_deadline = 2 * timeout + 1.0
+        self._limits = Limits(timeout=24 * 3600.0, memory_mb=self.memory_mb, disk_mb=256)
+        # a cell that ignores its timer is killed after this long (its code may load slowly)
+        self._deadline = load_timeout(self.timeout) + 2 * self.timeout + 1.0
         self.results: dict[tuple[int, int], tuple[str, str, str | None]] = {}
-        self.lock = threading.Lock()
-        self.errors: list[BaseException] = []
         self.dead_codes: dict[int, str] = {}  # codes whose loading kills the worker
-
-    def run(self, cells: list[tuple[int, int]]) -> dict:
-        jobs: queue.Queue[list[tuple[int, int]]] = queue.Queue()
-        size = 1 if self.process_per_test else _CHUNK
-        by_code: dict[int, list[tuple[int, int]]] = {}
-        for cell in sorted(cells):  # the load cell (-1) first, then the tests in order
-            by_code.setdefault(cell[0], []).append(cell)
-        for group in by_code.values():
-            for start in range(0, len(group), size):
-                jobs.put(group[start : start + size])
-        threads = [
-            threading.Thread(target=self._drain, args=(jobs,), daemon=True)
-            for _ in range(min(self.n_workers, jobs.qsize()))
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if self.errors:
-            raise self.errors[0]
-        return self.results
-
-    def _drain(self, jobs: queue.Queue) -> None:
-        process: _Process | None = None
-        try:
-            while True:
-                try:
-                    batch = jobs.get_nowait()
-                except queue.Empty:
-                    return
+        batch, process = list(self.cells), None
+        with machine_slot(exclusive=False):
+            try:
                 while batch:
                     batch = self._skip_dead(batch)
                     if not batch:
                         break
                     if process is None:
-                        process = _Process(self.limits)
+                        process = _Process(self._limits)
                     batch = self._run_batch(process, batch)
-                    if process.broken or self.process_per_test:  # it died on a cell: start afresh
+                    if process.broken:  # it died on a cell: start afresh
                         process.close()
                         process = None
-        except BaseException as exc:  # surface harness bugs in the calling thread
-            self.errors.append(exc)
-        finally:
-            if process is not None:
-                process.close()
+            finally:
+                if process is not None:
+                    process.close()
+        return self.results
 
     def _run_batch(self, process: _Process, batch: list[tuple[int, int]]) -> list:
         """Run ``batch``; returns the cells left over if the worker died (empty if all ran)."""
@@ -296,28 +311,27 @@ class _Pool:
             "tests": {j: self.tests[j] for j in test_ids},
             "cells": [[i, j] for i, j in batch],
         }
-        if not process.send(encode(message)):
+        if not process.send(message):
             return self._lost(process, batch, 0, "crashed", "worker gone")
-        deadline = _STARTUP_GRACE if process.fresh else self.cell_deadline + 1.0
+        deadline = _STARTUP_GRACE if process.fresh else self._deadline + 1.0
         for position, cell in enumerate(batch):
             try:
                 data = process.receive(deadline)
             except EOFError:  # it died: segfault, os._exit, killed for memory
                 return self._lost(process, batch, position, "crashed", process.describe_exit())
-            deadline = self.cell_deadline
+            deadline = self._deadline
             if data is None:  # alive but silent: the cell blocks its timer
                 return self._lost(process, batch, position, "timeout", "did not stop at its timer")
             try:
-                cid, tid, outcome, detail, value = decode(data)
-            except (WireError, ValueError, TypeError):
+                cid, tid, outcome, detail, value = data
+            except (ValueError, TypeError):
                 return self._lost(process, batch, position, "crashed", "garbled result")
             if (cid, tid) != cell or outcome not in OUTCOMES:
                 return self._lost(process, batch, position, "crashed", "garbled result")
-            with self.lock:
-                self.results[cell] = (outcome, detail, value if isinstance(value, str) else None)
+            self.results[cell] = (outcome, detail, value if isinstance(value, str) else None)
             process.fresh = False
         try:
-            if process.receive(self.cell_deadline) is None:  # the "done" marker
+            if process.receive(self._deadline) != "done":
                 process.broken = True
         except EOFError:
             process.broken = True
@@ -325,11 +339,10 @@ class _Pool:
 
     def _skip_dead(self, batch: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Record the cells of codes known to kill the worker as they load; return the rest."""
-        with self.lock:
-            for cell in batch:
-                if cell[0] in self.dead_codes:
-                    self.results[cell] = ("crashed", self.dead_codes[cell[0]], None)
-            return [cell for cell in batch if cell[0] not in self.dead_codes]
+        for cell in batch:
+            if cell[0] in self.dead_codes:
+                self.results[cell] = ("crashed", self.dead_codes[cell[0]], None)
+        return [cell for cell in batch if cell[0] not in self.dead_codes]
 
     def _lost(
         self, process: _Process, batch: list, position: int, outcome: str, detail: str
@@ -337,82 +350,52 @@ class _Pool:
         """Record the cell that was running as lost; the rest of the batch goes on."""
         process.broken = True
         cell = batch[position]
-        with self.lock:
-            if cell[1] < 0:  # the candidate itself kills the process: all its cells are lost
-                if outcome == "crashed":
-                    self.dead_codes[cell[0]] = f"load: {detail}"
-                for other in batch[position:]:
-                    if other[0] == cell[0]:
-                        self.results[other] = (outcome, f"load: {detail}", None)
-                return [c for c in batch[position:] if c[0] != cell[0]]
-            self.results[cell] = (outcome, detail, None)
+        if cell[1] < 0:  # the candidate itself kills the process: all its cells are lost
+            if outcome == "crashed":
+                self.dead_codes[cell[0]] = f"load: {detail}"
+            for other in batch[position:]:
+                if other[0] == cell[0]:
+                    self.results[other] = (outcome, f"load: {detail}", None)
+            return [c for c in batch[position:] if c[0] != cell[0]]
+        self.results[cell] = (outcome, detail, None)
         return batch[position + 1 :]
 
 
 class _Process:
-    """One worker process and its two pipes."""
+    """One test worker behind a ``Channel``."""
 
     def __init__(self, limits: Limits) -> None:
-        cmd_r, self.cmd_w = os.pipe()
-        self.msg_r, msg_w = os.pipe()
-        argv = [sys.executable, "-m", "workbench.sandbox._test_worker", str(cmd_r), str(msg_w)]
-        try:
-            self.worker: Worker = start_worker(
-                argv, limits, pass_fds=(cmd_r, msg_w), extra_env={"PYTHONHASHSEED": "0"}
-            )
-        finally:
-            os.close(cmd_r)
-            os.close(msg_w)
-        self.buffer = bytearray()
-        self.offset = 0
+        self.channel = Channel(
+            "workbench.sandbox._test_worker", limits, extra_env={"PYTHONHASHSEED": "0"}
+        )
         self.fresh = True
         self.broken = False
 
-    def send(self, data: bytes) -> bool:
-        view = memoryview(struct.pack("<Q", len(data)) + data)
+    def send(self, message: dict) -> bool:
         try:
-            while view:
-                view = view[os.write(self.cmd_w, view) :]
-        except (BrokenPipeError, OSError):
+            self.channel.send(message)
+        except WorkerGone:
             return False
         return True
 
-    def receive(self, deadline: float) -> bytes | None:
+    def receive(self, deadline: float) -> Any:
         """The next message; None if nothing came for ``deadline`` s; EOFError if it died."""
-        end = time.monotonic() + deadline
-        while True:
-            start = self.offset
-            if len(self.buffer) - start >= 8:
-                (size,) = struct.unpack_from("<Q", self.buffer, start)
-                if len(self.buffer) - start >= 8 + size:
-                    self.offset = start + 8 + size
-                    return bytes(self.buffer[start + 8 : self.offset])
-            left = end - time.monotonic()
-            if left <= 0:
-                return None
-            ready, _, _ = select.select([self.msg_r], [], [], left)
-            if not ready:
-                return None
-            chunk = os.read(self.msg_r, 1 << 16)
-            if not chunk:
-                raise EOFError
-            del self.buffer[: self.offset]  # drop what was consumed before growing
-            self.offset = 0
-            self.buffer += chunk
+        try:
+            return self.channel.recv(deadline)
+        except WorkerGone:
+            raise EOFError from None
+        except WireError:
+            return ("garbled",)
 
     def describe_exit(self) -> str:
+        worker = self.channel.worker
         try:
-            self.worker.process.wait(timeout=1.0)
+            worker.process.wait(timeout=1.0)
         except Exception:
             pass
-        if self.worker.verdict is not None:
-            return self.worker.verdict.reason
-        return self.worker.exit_description()
+        if worker.verdict is not None:
+            return worker.verdict.reason
+        return worker.exit_description()
 
     def close(self) -> None:
-        for fd in (self.cmd_w, self.msg_r):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self.worker.close()
+        self.channel.close()

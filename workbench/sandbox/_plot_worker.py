@@ -1,9 +1,9 @@
 """The plotting worker: runs one plotting script on the data and saves its figure as a PNG.
 
-Run as ``python -m workbench.sandbox._plot_worker JOB_FD``. The kernel (trusted) sends one pickled job
-on JOB_FD: ``{"script", "data_name", "data", "dpi"}``. The worker (untrusted: it runs model
-code) answers only through files in its working directory: ``figure.png`` and ``facts.wire``
-(the figure facts, encoded with ``_wire``, which the kernel decodes without running code).
+Run as ``python -m workbench.sandbox._plot_worker CMD_FD MSG_FD`` (by ``sandbox.Channel``). The
+kernel (trusted) sends one pickled job on CMD_FD: ``{"script", "data_name", "data", "dpi"}``. The worker (untrusted: it runs model
+code) answers with one frame on MSG_FD: the figure facts and the PNG, encoded with ``_wire``,
+which the kernel decodes without running code.
 
 The checks look at the figure object, not the picture: errors and warnings, empty axes,
 missing axis labels / title / legend, overlapping x tick labels (bounding boxes from the
@@ -13,22 +13,22 @@ renderer), and how many series were drawn.
 from __future__ import annotations
 
 import io
-import os
 import sys
 import traceback
 import warnings
 from typing import Any
 
 PNG_NAME = "figure.png"
-FACTS_NAME = "facts.wire"
+PNG_CAP = 8 * 1024 * 1024  # a bigger "figure" is not one the kernel will show
 TRACEBACK_CAP = 2000
 
 
 def _read_job(fd: int) -> dict[str, Any]:
     import pickle
 
-    with os.fdopen(fd, "rb") as fh:
-        return pickle.load(fh)  # sent by the kernel, which is trusted
+    from workbench.sandbox._channel import read_frame
+
+    return pickle.loads(read_frame(fd))  # sent by the kernel, which is trusted
 
 
 def figure_facts(fig: Any) -> dict[str, Any]:
@@ -122,8 +122,8 @@ def _describe_error(exc: BaseException, script: str) -> str:
     return "\n".join([*where, what])[-TRACEBACK_CAP:]
 
 
-def _main(fd: int) -> int:
-    job = _read_job(fd)
+def _main(cmd_fd: int, msg_fd: int) -> int:
+    job = _read_job(cmd_fd)
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -154,12 +154,17 @@ def _main(fd: int) -> int:
                 facts["error"] = facts["error"] or f"drawing the figure failed: {exc!r}"[:500]
     facts["warnings"] = sorted({f"{w.category.__name__}: {w.message}"[:300] for w in caught})[:10]
     facts["stdout"] = out.getvalue()[-1000:]
+    from workbench.sandbox._channel import write_frame
     from workbench.sandbox._wire import encode
 
-    with open(FACTS_NAME, "wb") as fh:
-        fh.write(encode(facts))
+    try:
+        with open(PNG_NAME, "rb") as fh:
+            png = fh.read(PNG_CAP + 1)
+    except OSError:
+        png = None
+    write_frame(msg_fd, encode({"facts": facts, "png": png}))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_main(int(sys.argv[1])))
+    sys.exit(_main(int(sys.argv[1]), int(sys.argv[2])))

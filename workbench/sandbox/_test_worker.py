@@ -67,18 +67,25 @@ def test_functions(test: str) -> list[str]:
     ]
 
 
+def load_timeout(timeout: float) -> float:
+    """Seconds a cell's code may take to load (imports such as pandas are slow the first time):
+    the test's own limit starts after that."""
+    return max(5.0, 20 * timeout)
+
+
 def _serve(cmd_fd: int, msg_fd: int) -> None:
     import builtins
     import io
     import os
+    import pickle
     import signal
-    import struct
     import sys
 
-    from workbench.sandbox._wire import decode, encode
+    from workbench.sandbox._channel import read_frame, write_frame
+    from workbench.sandbox._wire import encode
 
     # Bound to locals now, so a candidate that rebinds module globals cannot change the harness.
-    pack, unpack, write, read = struct.pack, struct.unpack, os.write, os.read
+    write, read, loads = os.write, os.read, pickle.loads
     setitimer, set_handler, ITIMER_REAL, SIGALRM = (
         signal.setitimer,
         signal.signal,
@@ -94,30 +101,17 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
             raise timeout_cls()
 
     def send(msg) -> None:
-        data = encode(msg)
-        view = memoryview(pack("<Q", len(data)) + data)
-        while view:
-            view = view[write(msg_fd, view) :]
-
-    def read_exact(size: int) -> bytes:
-        chunks, left = [], size
-        while left:
-            chunk = read(cmd_fd, left)
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
+        write_frame(msg_fd, encode(msg), write)
 
     sink = io.StringIO()
 
     while True:
         try:
-            (size,) = unpack("<Q", read_exact(8))
+            batch = loads(read_frame(cmd_fd, read))  # from the kernel, which is trusted
         except EOFError:
             return
-        batch = decode(read_exact(size))
         timeout = float(batch["timeout"])
+        load_limit = load_timeout(timeout)
         prelude = compile(batch["prelude"], "<prelude>", "exec")
         codes: dict[int, object] = {}
         for cid, source in batch["codes"].items():
@@ -163,12 +157,14 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
             sys.stdout = sys.stderr = sink
             set_handler(SIGALRM, on_alarm)
             state["armed"] = True
-            # keeps firing, in case the candidate swallows the first one with a bare except
-            setitimer(ITIMER_REAL, timeout, timeout)
+            # keeps firing, in case the candidate swallows the first one with a bare except;
+            # loading gets its own, longer limit: a slow import is not a test timeout
+            setitimer(ITIMER_REAL, load_limit, load_limit)
             try:
                 exec(prelude, namespace)
                 exec(code, namespace)
                 if test_code is not None:
+                    setitimer(ITIMER_REAL, timeout, timeout)
                     phase = "test"
                     namespace[CAPTURE_NAME] = capture
                     exec(test_code, namespace)

@@ -29,7 +29,6 @@ from ..store._sessions import SessionStore
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_CAP = 8 * 2**20  # bytes of PNG read back from a worker
-FACTS_CAP = 2**20
 SCRIPT_TIMEOUT = 60.0  # seconds for one plotting script, matplotlib import included
 SAMPLE_ROWS = 5
 
@@ -219,15 +218,12 @@ def render_script(
     Returns the PNG bytes (None when no figure was saved) and the figure facts. A failing,
     hanging or memory-hungry script gives facts with an ``error``, never an exception.
     """
-    from ..sandbox._process import Limits, start_worker
-    from ..sandbox._wire import WireError, decode
+    from ..execute import executor_from
+    from ..sandbox import Limits
 
     settings = settings or get_settings()
     try:
-        job = pickle.dumps(
-            {"script": script, "data_name": data_name, "data": data, "dpi": dpi},
-            protocol=pickle.HIGHEST_PROTOCOL,
-        )
+        data_bytes = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
         raise UsageError(
             f"the data {data_name!r} cannot be pickled for the plotting worker ({exc}): "
@@ -239,60 +235,64 @@ def render_script(
         disk_mb=settings.disk_limit_mb,
         output_cap=settings.output_cap,
     )
-    read_fd, write_fd = os.pipe()
-    try:
-        worker = start_worker(
-            [sys.executable, "-m", "workbench.sandbox._plot_worker", str(read_fd)],
-            limits,
-            pass_fds=(read_fd,),
-            hardened=settings.hardened,
-        )
-    finally:
-        os.close(read_fd)
-    try:
-        try:
-            with os.fdopen(write_fd, "wb") as pipe:
-                pipe.write(job)
-        except (BrokenPipeError, OSError):
-            pass  # the worker died early: its exit says why
-        worker.process.wait()
-        from ..sandbox._plot_worker import FACTS_NAME, PNG_NAME
-
-        png_path, facts_path = worker.scratch / PNG_NAME, worker.scratch / FACTS_NAME
-        png = _read_capped(png_path, PNG_CAP)
-        if png is not None and not png.startswith(PNG_SIGNATURE):
-            png = None  # whatever the script wrote there, it is not our figure
-        raw = _read_capped(facts_path, FACTS_CAP)
-        if worker.verdict is not None:
-            facts = FigureFacts(error=f"the script was stopped: {worker.verdict.reason}")
-            png = None
-        elif raw is None:
-            tail = worker.output_tail().strip()[-1500:]
-            facts = FigureFacts(
-                error=f"the plotting worker {worker.exit_description()}"
-                + (f":\n{tail}" if tail else "")
-            )
-            png = None
-        else:
-            try:
-                facts = FigureFacts.from_worker(decode(raw), len(png or b""))
-            except WireError as exc:
-                facts = FigureFacts(error=f"the worker's facts do not decode: {exc}")
-                png = None
-    finally:
-        worker.close()
+    job = PlotJob(script, data_bytes, data_name, dpi, limits, settings.hardened)
+    with executor_from(settings.executor, settings.workers) as executor:
+        png, facts = executor.submit(job).result()
     if png is None and facts.error is None and facts.n_figures:
         facts.error = "the figure could not be saved as PNG"
     return png, facts
 
 
-def _read_capped(path: os.PathLike[str], cap: int) -> bytes | None:
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(cap + 1)
-    except OSError:
-        return None
-    return data if len(data) <= cap else None
+@dataclass
+class PlotJob:
+    """One plotting script in a sandboxed worker: data in, the PNG and its facts out."""
+
+    script: str
+    data: bytes  # pickled
+    data_name: str
+    dpi: int
+    limits: Any
+    hardened: bool = False
+    kind: str = "verify"
+    gpu: bool = False
+
+    def run(self, on_phase: Any = None) -> tuple[bytes | None, FigureFacts]:
+        from ..execute import machine_slot
+        from ..sandbox._channel import Channel, WorkerGone
+        from ..sandbox._wire import WireError
+
+        job = {"script": self.script, "data_name": self.data_name, "dpi": self.dpi}
+        with (
+            machine_slot(exclusive=False),
+            Channel(
+                "workbench.sandbox._plot_worker", self.limits, hardened=self.hardened
+            ) as channel,
+        ):
+            worker = channel.worker
+            try:
+                channel.send_bytes(
+                    pickle.dumps({**job, "data": pickle.loads(self.data)}, pickle.HIGHEST_PROTOCOL)
+                )
+                answer = channel.recv()
+            except WorkerGone:
+                worker.process.wait()
+                if worker.verdict is not None:
+                    return None, FigureFacts(
+                        error=f"the script was stopped: {worker.verdict.reason}"
+                    )
+                tail = worker.output_tail().strip()[-1500:]
+                return None, FigureFacts(
+                    error=f"the plotting worker {worker.exit_description()}"
+                    + (f":\n{tail}" if tail else "")
+                )
+            except WireError as exc:
+                return None, FigureFacts(error=f"the worker's facts do not decode: {exc}")
+        if not isinstance(answer, dict) or not isinstance(answer.get("facts"), dict):
+            return None, FigureFacts(error="the plotting worker sent something else than facts")
+        png = answer.get("png")
+        if not isinstance(png, bytes) or len(png) > PNG_CAP or not png.startswith(PNG_SIGNATURE):
+            png = None  # whatever the script wrote there, it is not our figure
+        return png, FigureFacts.from_worker(answer["facts"], len(png or b""))
 
 
 # -- prompts and parsing -----------------------------------------------------------------------
