@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from workbench.generate._passmatrix import build_pass_matrix
+from workbench.generator._passmatrix import build_pass_matrix
 
 VARIANTS = [
     "def f(xs):\n    return sorted(xs)\n",

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.generate._labelling import Labeller
-from workbench.generate._passmatrix import PassMatrix, build_pass_matrix
-from workbench.generate._ranking import b4, codet, maxpass, mbr_exec, uniform
+from workbench.generator._labelling import Labeller
+from workbench.generator._passmatrix import PassMatrix, build_pass_matrix
+from workbench.generator._ranking import b4, codet, maxpass, mbr_exec, uniform
 
 STOP_TOKENS = ["\nclass", "\ndef", "\n#", "\nif", "\nprint"]  # CodeT's postprocess.py
 TEST_LIMIT = 5

@@ -330,7 +330,7 @@ def run_case(case: Case, *, base_settings: dict[str, Any] | None = None) -> Row:
     import psutil
 
     from workbench import _settings
-    from workbench.optimize import optimize
+    from workbench.optimizer import optimize
 
     saved = _settings.get_settings()
     _settings.configure(**{**(base_settings or {}), **case.settings})

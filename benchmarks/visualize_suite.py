@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     matplotlib.use("Agg")
     from workbench import _settings
     from workbench.llm import default_local_model
-    from workbench.visualize._engine import visualize
+    from workbench.visualizer._engine import visualize
 
     home = Path(args.out).with_suffix(".workbench")
     settings = _settings.get_settings().replace(home=home, timeout=60.0)

@@ -99,7 +99,7 @@ CELLS = [
     new_code_cell(
         "import numpy as np\n"
         "\n"
-        "from workbench.optimize.strategies._gpu import cupy_variant, gpu_tolerances\n"
+        "from workbench.optimizer.strategies._gpu import cupy_variant, gpu_tolerances\n"
         "\n"
         'source = """\n'
         "import numpy as np\n"

@@ -44,7 +44,7 @@ RECORD_BACKEND = (
     "backend = RecordingBackend(default_local_model())"
 )
 ASK = (
-    "from workbench.visualize._engine import visualize\n"
+    "from workbench.visualizer._engine import visualize\n"
     "\n"
     "result = visualize(\n"
     "    'monthly revenue by region, highlight the region that grew fastest, readable labels',\n"

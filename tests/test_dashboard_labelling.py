@@ -9,7 +9,7 @@ from test_generate import LOWER_ONLY, RIGHT, TRUTH, run, tag
 from test_ui_labeller import TESTS
 
 from workbench._settings import get_settings
-from workbench.generate._engine import load_generate_result
+from workbench.generator._engine import load_generate_result
 from workbench.store._sessions import SessionStore
 
 pn = pytest.importorskip("panel")

@@ -8,7 +8,7 @@ import pytest
 
 from workbench._errors import UsageError
 from workbench._settings import get_settings
-from workbench.generate._engine import (
+from workbench.generator._engine import (
     extract_asserts,
     generate,
     load_generate_result,

@@ -205,7 +205,7 @@ OPTIMIZE_ON_SIMULATOR = """
 import json
 import numpy as np
 import workbench
-from workbench.optimize._engine import load_result
+from workbench.optimizer._engine import load_result
 
 def make(n):
     rng = np.random.default_rng(n)

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_importing_the_gpu_modules_imports_no_gpu_library():
     code = (
         "import sys, workbench, workbench.gpu._device, workbench.gpu._timing, workbench._timeline, "
-        "workbench.optimize.strategies._gpu, kernels_cuda\n"
+        "workbench.optimizer.strategies._gpu, kernels_cuda\n"
         "print(sorted(m for m in ('cupy', 'numba.cuda', 'nvtx') if m in sys.modules))"
     )
     done = subprocess.run(

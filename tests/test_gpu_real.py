@@ -14,7 +14,7 @@ import pytest
 
 from workbench.gpu._device import detect_device
 from workbench.gpu._timing import time_gpu
-from workbench.optimize.strategies._gpu import cupy_variant, gpu_tolerances
+from workbench.optimizer.strategies._gpu import cupy_variant, gpu_tolerances
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

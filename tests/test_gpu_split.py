@@ -15,9 +15,9 @@ from test_gpu_timing import ModelDevice, OnDevice
 
 import workbench
 from workbench.gpu._timing import PHASES, CallProbe, split_medians
-from workbench.optimize._render import result_html, result_text
-from workbench.optimize._results import CandidateResult, OptimizeResult, Reference, Timing
-from workbench.optimize.strategies._gpu import NumbaCudaStrategy, numba_cuda_variant
+from workbench.optimizer._render import result_html, result_text
+from workbench.optimizer._results import CandidateResult, OptimizeResult, Reference, Timing
+from workbench.optimizer.strategies._gpu import NumbaCudaStrategy, numba_cuda_variant
 
 
 def probe_for(device: ModelDevice, marks: bool = True) -> CallProbe:

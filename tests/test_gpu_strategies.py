@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from workbench._errors import UsageError
-from workbench.optimize.strategies._gpu import CupyStrategy, cupy_variant, gpu_tolerances
+from workbench.optimizer.strategies._gpu import CupyStrategy, cupy_variant, gpu_tolerances
 
 
 class DeviceArray(np.ndarray):
@@ -209,7 +209,7 @@ def test_gpu_tolerances_by_kind():
         > gpu_tolerances(np.float64)[0]
     )
     assert gpu_tolerances(np.complex64) == gpu_tolerances(np.float32)
-    from workbench.optimize._verify import Tolerance
+    from workbench.optimizer._verify import Tolerance
 
     cpu = Tolerance()
     for dtype in (np.float16, np.float32, np.float64):

@@ -8,10 +8,10 @@ import pytest
 import workbench
 from workbench import _settings
 from workbench.llm import Backend, Completion, refine_messages
-from workbench.optimize._engine import load_result
-from workbench.optimize._lineprofile import PROFILE_OPTIONS, hot_lines
-from workbench.optimize._results import CandidateResult, HotLine, Timing
-from workbench.optimize.strategies._llm import LLMStrategy, feedback_from
+from workbench.optimizer._engine import load_result
+from workbench.optimizer._lineprofile import PROFILE_OPTIONS, hot_lines
+from workbench.optimizer._results import CandidateResult, HotLine, Timing
+from workbench.optimizer.strategies._llm import LLMStrategy, feedback_from
 
 SLOW = """
 def spin(x):

@@ -21,8 +21,8 @@ LAYERS = [
     {"sandbox"},
     {"execute"},
     {"llm"},
-    {"optimize"},
-    {"generate", "visualize"},
+    {"optimizer"},
+    {"generator", "visualizer"},
     {"views"},
     {"_magics", "_cli"},  # the front door
     {"__init__"},  # re-exports; loads the magics only in load_ipython_extension
@@ -131,12 +131,12 @@ def test_no_ui_import_below_the_views():
 def test_the_layer_check_catches_an_upward_import(tmp_path):
     """The checker itself: a sandbox module that imports the optimizer is reported."""
     bad = PACKAGE / "sandbox" / "_layout_probe.py"
-    bad.write_text("from ..optimize import optimize\n")
+    bad.write_text("from ..optimizer import optimize\n")
     try:
         try:
             test_parts_import_only_downward()
         except AssertionError as exc:
-            assert "sandbox imports workbench.optimize" in str(exc)
+            assert "sandbox imports workbench.optimizer" in str(exc)
         else:
             raise AssertionError("an upward import went unnoticed")
     finally:

@@ -12,7 +12,7 @@ from workbench.llm import (
     path_code_messages,
     refine_messages,
 )
-from workbench.optimize import HotLine
+from workbench.optimizer import HotLine
 
 SOURCE = "def f(xs):\n    total = 0\n    for x in xs:\n        total += x * x\n    return total\n"
 

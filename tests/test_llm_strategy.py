@@ -14,9 +14,9 @@ import pytest
 import workbench
 from workbench._errors import LLMError, UsageError
 from workbench.llm import Backend, Completion, ReplayBackend, _active, save_exchanges
-from workbench.optimize._results import CandidateResult, Timing
-from workbench.optimize._task import task_from
-from workbench.optimize.strategies._llm import LLMStrategy, feedback_from
+from workbench.optimizer._results import CandidateResult, Timing
+from workbench.optimizer._task import task_from
+from workbench.optimizer.strategies._llm import LLMStrategy, feedback_from
 
 SOURCE = """
 def sum_squares(x):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from workbench._errors import UsageError
-from workbench.generate._passmatrix import build_pass_matrix
+from workbench.generator._passmatrix import build_pass_matrix
 
 GOOD = "def f(x):\n    return x + 1\n"
 DOUBLE = "def f(x):\n    return x * 2\n"

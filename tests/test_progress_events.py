@@ -14,7 +14,7 @@ from test_llm_strategy import SOURCE, ScriptedModel, make_inputs
 import workbench
 from workbench._settings import configure, get_settings
 from workbench.llm._types import LLMCancelled
-from workbench.optimize.strategies._llm import LLMStrategy
+from workbench.optimizer.strategies._llm import LLMStrategy
 from workbench.views._progress import STOPPED, ProgressState
 
 pytest.importorskip("ipywidgets")
@@ -173,7 +173,7 @@ def test_generate_and_visualize_messages_become_the_phase_and_the_log():
 
 def test_a_refinement_counts_its_own_candidates_not_the_whole_run():
     """A refine of one candidate in a run of three says "candidate 1 of 1", not "4 of 4"."""
-    from workbench.optimize._results import CandidateResult
+    from workbench.optimizer._results import CandidateResult
 
     state = ProgressState()
     state.update({"kind": "generate", "strategy": "llm", "round": 1})
@@ -191,7 +191,7 @@ def test_a_refinement_counts_its_own_candidates_not_the_whole_run():
 def test_generate_streams_each_implementation_and_test_set_under_its_name():
     from test_generate import LOWER_ONLY, RIGHT, SPEC, ScriptedModel
 
-    from workbench.generate._engine import generate
+    from workbench.generator._engine import generate
 
     class Streaming(ScriptedModel):  # each reply a word at a time, as a streaming server does
         def _complete(self, request, *, on_token, cancel):
@@ -230,7 +230,7 @@ def test_stop_while_generate_writes_abandons_the_run_and_says_so_not_failed():
     from test_generate import LOWER_ONLY, RIGHT, SPEC, ScriptedModel
 
     from workbench._errors import STOPPED_WRITING
-    from workbench.generate._engine import generate
+    from workbench.generator._engine import generate
 
     progress = Progress(counting=False)
 

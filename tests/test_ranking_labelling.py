@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from workbench._errors import UsageError
-from workbench.generate._labelling import Labeller
-from workbench.generate._passmatrix import PassMatrix
-from workbench.generate._ranking import codet, mbr_exec
+from workbench.generator._labelling import Labeller
+from workbench.generator._passmatrix import PassMatrix
+from workbench.generator._ranking import codet, mbr_exec
 
 
 def _matrix(passed, code_counts, returned=None) -> PassMatrix:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from workbench._errors import UsageError
-from workbench.generate._passmatrix import PassMatrix
-from workbench.generate._ranking import b4, codet, maxpass, mbr_exec, uniform
+from workbench.generator._passmatrix import PassMatrix
+from workbench.generator._ranking import b4, codet, maxpass, mbr_exec, uniform
 
 # codes 0-2 agree (pass tests 0,1); code 3 passes everything; codes 4,5 pass test 2 only
 E = np.array(

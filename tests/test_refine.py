@@ -9,7 +9,7 @@ import workbench
 from workbench import CandidateSpec
 from workbench._errors import UsageError
 from workbench.llm import Backend, Completion
-from workbench.optimize.strategies._llm import LLMStrategy
+from workbench.optimizer.strategies._llm import LLMStrategy
 
 CELL = "def double(x):\n    out = x.copy()\n    for i in range(x.shape[0]):\n        out[i] = 2.0 * x[i]\n    return out\n"
 WRONG = "def double(x):\n    return x * 3.0\n"

@@ -69,7 +69,7 @@ def _record_exchanges(path: Path) -> dict[str, str]:
     from workbench import optimize
     from workbench._settings import configure, get_settings
     from workbench.llm import Backend, Completion, RecordingBackend
-    from workbench.optimize.strategies import LLMStrategy
+    from workbench.optimizer.strategies import LLMStrategy
 
     class Scripted(Backend):
         kind = "scripted"
@@ -183,7 +183,7 @@ def test_optimize_shows_the_explorer_which_refines_with_a_hint_and_accepts(brows
         page.close()
 
 
-VISUALIZE_CELL = """from workbench.visualize._engine import visualize
+VISUALIZE_CELL = """from workbench.visualizer._engine import visualize
 from workbench.llm import ReplayBackend
 import pandas as pd
 

@@ -8,7 +8,7 @@ import pytest
 from test_generate import LOWER_ONLY, RIGHT, TRUTH, _tests, run, tag
 
 from workbench._settings import get_settings
-from workbench.optimize._results import candidate_id
+from workbench.optimizer._results import candidate_id
 from workbench.store._sessions import SessionStore
 from workbench.views import LabellingView, labeller, matrix_figure, matrix_iframe_html
 from workbench.views._matrix_plot import LABEL_COLOURS, LABEL_ROW, column_name

@@ -120,7 +120,7 @@ def test_dashboard_labels_a_generate_run_into_the_session_db(browser, tmp_path):
     from test_ui_labeller import TESTS
 
     from workbench._settings import configure, get_settings
-    from workbench.generate._engine import load_generate_result
+    from workbench.generator._engine import load_generate_result
 
     before = get_settings().home
     configure(home=str(tmp_path / "home"))

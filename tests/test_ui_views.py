@@ -6,7 +6,7 @@ import pytest
 
 import workbench
 from workbench._settings import configure, get_settings
-from workbench.optimize._results import CandidateResult, HotLine, OptimizeResult, Reference, Timing
+from workbench.optimizer._results import CandidateResult, HotLine, OptimizeResult, Reference, Timing
 from workbench.store._sessions import SessionStore
 from workbench.views import Progress, build_model
 
@@ -401,7 +401,7 @@ VISUALIZE_REQUEST = (
 def recorded_visualize(namespace=None, backend=None, **options):
     """The 04_visualize demo's run, replayed from its recorded exchanges (``backend``: that
     replay, wrapped or watched by the test)."""
-    from workbench.visualize._engine import visualize
+    from workbench.visualizer._engine import visualize
 
     return visualize(
         VISUALIZE_REQUEST,
@@ -453,7 +453,7 @@ def test_visualize_view_shows_the_paths_side_by_side_and_refines_and_accepts(hom
 def test_visualize_view_draws_a_column_per_path_and_accept_reports_a_failing_script():
     pytest.importorskip("ipywidgets")
     from workbench.views import visualize_view
-    from workbench.visualize._engine import FigureFacts, PlotAttempt, VisualizeResult
+    from workbench.visualizer._engine import FigureFacts, PlotAttempt, VisualizeResult
 
     png = bytes.fromhex("89504e470d0a1a0a")  # enough of a PNG for the <img> tag
     paths = [
@@ -487,7 +487,7 @@ def test_the_timing_plot_is_drawn_when_asked_for(real_result):
 def test_a_visualize_result_displays_as_the_image_grid_in_a_kernel(shell, monkeypatch):
     pytest.importorskip("ipywidgets")
     from workbench.views._display import WIDGET_MIME
-    from workbench.visualize._engine import FigureFacts, PlotAttempt, VisualizeResult
+    from workbench.visualizer._engine import FigureFacts, PlotAttempt, VisualizeResult
 
     path = PlotAttempt("path-0", "bars", "plot()", None, FigureFacts(n_figures=1))
     result = VisualizeResult("revenue", "df", [path], None, namespace={})

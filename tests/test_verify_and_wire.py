@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from workbench.optimize._verify import Tolerance, compare
+from workbench.optimizer._verify import Tolerance, compare
 from workbench.sandbox._wire import Opaque, WireError, decode, encode
 
 

@@ -14,7 +14,7 @@ from workbench._errors import UsageError
 from workbench.llm import Backend, Completion, OpenAIBackend, ReplayBackend
 from workbench.llm._types import image_bytes
 from workbench.store._sessions import SessionStore
-from workbench.visualize._engine import (
+from workbench.visualizer._engine import (
     PNG_SIGNATURE,
     describe_data,
     extract_script,
@@ -249,7 +249,7 @@ def test_aggregation_is_refined_while_its_checks_fail(df):
 
 def test_accept_offers_the_code_and_runs_it_in_the_namespace(df, monkeypatch):
     offered: list[str] = []
-    monkeypatch.setattr("workbench.optimize._results._offer_next_cell", offered.append)
+    monkeypatch.setattr("workbench.optimizer._results._offer_next_cell", offered.append)
     namespace = {"df": df}
     result = visualize("revenue", backend=ScriptedBackend(), namespace=namespace)
 

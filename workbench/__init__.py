@@ -13,12 +13,12 @@ from ._errors import (
     WorkbenchError,
 )
 from ._settings import Settings, configure, get_settings
-from .generate._engine import GenerateResult, generate, load_generate_result
-from .optimize._engine import load_result, optimize
-from .optimize._results import CandidateResult, Mismatch, OptimizeResult, Reference, Timing
-from .optimize.strategies import CandidateSpec, LLMStrategy, NumbaStrategy, Strategy
+from .generator._engine import GenerateResult, generate, load_generate_result
+from .optimizer._engine import load_result, optimize
+from .optimizer._results import CandidateResult, Mismatch, OptimizeResult, Reference, Timing
+from .optimizer.strategies import CandidateSpec, LLMStrategy, NumbaStrategy, Strategy
 from .store._sessions import SessionStore
-from .visualize._engine import FigureFacts, VisualizeResult, describe_data, visualize
+from .visualizer._engine import FigureFacts, VisualizeResult, describe_data, visualize
 
 __version__ = "0.1.0"
 

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from ._settings import configure, get_settings
-    from .optimize._engine import load_result
+    from .optimizer._engine import load_result
     from .store._sessions import SessionStore
 
     if args.home:

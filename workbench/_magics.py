@@ -14,8 +14,8 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ._errors import LLMError, UsageError, WorkbenchError
 from ._settings import configure, get_settings
-from .optimize._engine import load_result, optimize
-from .optimize._render import fmt_speedup
+from .optimizer._engine import load_result, optimize
+from .optimizer._render import fmt_speedup
 
 
 def _lookup(ns: dict[str, Any], name: str, option: str) -> Any:
@@ -253,7 +253,7 @@ class WorkbenchMagics(Magics):
                 raise UsageError(
                     "the cell is empty: write the function's signature and docstring below %%generate"
                 )
-            from .generate._engine import generate
+            from .generator._engine import generate
 
             result = _with_progress(
                 "%%generate",
@@ -329,7 +329,7 @@ class WorkbenchMagics(Magics):
             if not cell.strip():
                 raise UsageError("the cell is empty: describe the plot you want below %%visualize")
             _lookup(ns, args.data, "--data")
-            from .visualize._engine import visualize
+            from .visualizer._engine import visualize
 
             return _with_progress(
                 "%%visualize",
@@ -457,7 +457,7 @@ def _load_any(run_id: str, namespace: dict[str, Any] | None) -> Any:
 
     kind = SessionStore(get_settings().home).run(run_id)["kind"]
     if kind == "generate":
-        from .generate._engine import load_generate_result
+        from .generator._engine import load_generate_result
 
         return load_generate_result(run_id, namespace=namespace)
     result = load_result(run_id)

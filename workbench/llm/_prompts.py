@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the optimizer's data type; the prompts only read its fields
-    from ..optimize import HotLine
+    from ..optimizer import HotLine
 
 
 SYSTEM_OPTIMIZER = (

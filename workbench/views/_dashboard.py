@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import UsageError, WorkbenchError, require
-from ..optimize._engine import load_result
-from ..optimize._render import fmt_seconds
+from ..optimizer._engine import load_result
+from ..optimizer._render import fmt_seconds
 from ..store._sessions import SessionStore
 from ._html import code_html, detail_html, diff_html, legend_html, recorded_html
 from ._labeller import LabellingModel
@@ -60,7 +60,7 @@ def _candidate_rows(model: ExplorerModel) -> dict[str, list[Any]]:
 def _labelling_panel(pn: Any, db_path: Path, run_id: str, read_only: bool) -> Any:
     """The test labeller for one generate run: the question, Right / Wrong / Skip, the ranking
     and the pass matrix; each answer goes to the session database at once."""
-    from ..generate._engine import load_generate_result
+    from ..generator._engine import load_generate_result
     from ._matrix_plot import legend_html as matrix_legend_html
     from ._matrix_plot import matrix_figure
 

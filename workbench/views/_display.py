@@ -18,9 +18,9 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 # (module, class name, view builder's module, its function)
 _VIEWS = (
-    ("workbench.optimize._results", "OptimizeResult", "._explorer", "explorer_view"),
-    ("workbench.generate._engine", "GenerateResult", "._labeller", "labeller"),
-    ("workbench.visualize._engine", "VisualizeResult", "._visualize_view", "visualize_view"),
+    ("workbench.optimizer._results", "OptimizeResult", "._explorer", "explorer_view"),
+    ("workbench.generator._engine", "GenerateResult", "._labeller", "labeller"),
+    ("workbench.visualizer._engine", "VisualizeResult", "._visualize_view", "visualize_view"),
 )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..llm._extract import extract_code
-from ..optimize._results import OptimizeResult, candidate_id
+from ..optimizer._results import OptimizeResult, candidate_id
 from ..store._sessions import SessionStore
 
 

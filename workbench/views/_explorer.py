@@ -10,7 +10,7 @@ from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .._errors import LLMError, UsageError, require
-from ..optimize._results import OptimizeResult
+from ..optimizer._results import OptimizeResult
 from ._exchanges import candidate_exchanges
 from ._html import (
     KEEP_IN_NOTEBOOK,

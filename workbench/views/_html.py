@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from ..optimize._results import HotLine, Mismatch
+from ..optimizer._results import HotLine, Mismatch
 from ._exchanges import ExchangeView
 from ._model import STATUS_COLOURS, CandidateNode, ExplorerModel
 

@@ -16,7 +16,7 @@ from ._html import KEEP_IN_NOTEBOOK, recorded_html
 from ._matrix_plot import matrix_iframe_html
 
 if TYPE_CHECKING:
-    from ..generate._engine import GenerateResult, LabelQuestion
+    from ..generator._engine import GenerateResult, LabelQuestion
 
 _CELL = "text-align:left;padding:2px 10px 2px 0;vertical-align:top"
 
@@ -43,7 +43,7 @@ class LabellingModel:
             return question
         # the engine's Labeller cannot exclude tests: ask a copy that takes the skipped ones
         # for labelled (its ranking is shared and not recomputed, so the order stays the same)
-        from ..generate._engine import LabelQuestion
+        from ..generator._engine import LabelQuestion
 
         shadow = copy.copy(self.result.labeller)
         shadow.labels = {**shadow.labels, **dict.fromkeys(self.skipped, True)}

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._errors import UsageError, require
-from ..generate._passmatrix import PassMatrix
+from ..generator._passmatrix import PassMatrix
 
 if TYPE_CHECKING:
-    from ..generate._engine import GenerateResult
+    from ..generator._engine import GenerateResult
 
 OUTCOME_COLOURS = {
     "passed": "#2da44e",

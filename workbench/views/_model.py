@@ -10,8 +10,8 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..optimize._render import fmt_bytes, fmt_seconds, fmt_speedup
-from ..optimize._results import CandidateResult, HotLine, Mismatch, OptimizeResult, Timing
+from ..optimizer._render import fmt_bytes, fmt_seconds, fmt_speedup
+from ..optimizer._results import CandidateResult, HotLine, Mismatch, OptimizeResult, Timing
 
 # status -> colour; passed candidates get a shade of green by speedup instead
 STATUS_COLOURS = {

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from .._errors import require
 from ..llm._types import LLMCancelled
-from ..optimize._render import fmt_speedup
+from ..optimizer._render import fmt_speedup
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._errors import require
-from ..optimize._render import fmt_bytes, fmt_seconds
+from ..optimizer._render import fmt_bytes, fmt_seconds
 from ._model import CandidateNode, ExplorerModel
 
 REFERENCE_COLOUR = "#0969da"

@@ -11,7 +11,7 @@ from .._errors import LLMError, UsageError, require
 from ._html import KEEP_IN_NOTEBOOK
 
 if TYPE_CHECKING:
-    from ..visualize._engine import PlotAttempt, VisualizeResult
+    from ..visualizer._engine import PlotAttempt, VisualizeResult
 
 
 class VisualizeView:
@@ -68,7 +68,7 @@ class VisualizeView:
 
     def _cell(self, attempt: PlotAttempt, title: str, which: int | str, width: str) -> Any:
         widgets = require("ipywidgets", "ui", "the visualize view")
-        from ..visualize._engine import _attempt_html
+        from ..visualizer._engine import _attempt_html
 
         picture = widgets.HTML(_attempt_html(attempt, title, width="100%"))
         accept = widgets.Button(

@@ -84,7 +84,7 @@ def _entropy(p: float) -> float:
 class Labeller:
     """Chooses tests for the user to label and re-ranks after each label.
 
-    ``ranker`` is any ranker of ``workbench.generate._ranking`` (B4 by default); ``leading`` is how many
+    ``ranker`` is any ranker of ``workbench.generator._ranking`` (B4 by default); ``leading`` is how many
     top groups compete; ``budget`` caps the questions; the leader is clear once it holds
     ``confidence`` of the leading groups' weight.
     """

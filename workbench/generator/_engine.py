@@ -28,8 +28,8 @@ from .._errors import UsageError
 from .._settings import Settings, get_settings
 from ..execute import executor_from
 from ..llm._types import abandoned_when_stopped, token_events
-from ..optimize._render import fmt_seconds
-from ..optimize._results import bind_accepted, candidate_id
+from ..optimizer._render import fmt_seconds
+from ..optimizer._results import bind_accepted, candidate_id
 from ..store._sessions import SessionStore
 from ._labelling import Labeller, Question
 from ._passmatrix import PassMatrix, build_pass_matrix

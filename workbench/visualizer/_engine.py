@@ -597,7 +597,7 @@ class VisualizeResult:
         chosen = self._choose(path_or_final)
         if chosen.code is None:
             raise UsageError(f"{chosen.id} has no code to accept: pick another path")
-        from ..optimize._results import _offer_next_cell
+        from ..optimizer._results import _offer_next_cell
 
         if new_cell:
             _offer_next_cell(
