@@ -58,7 +58,9 @@ def test_kill_9_mid_round_keeps_what_finished(tmp_path):
     result = workbench.load_result(run["id"])
     assert [c.status for c in result.candidates] == ["passed", "passed"]
     ns: dict = {}
-    result.accept(namespace=ns, new_cell=False)  # resumable: a finished candidate can be accepted
+    result.accept(
+        result.candidates[0].id, namespace=ns, new_cell=False
+    )  # resumable: a finished candidate can be accepted
     assert callable(ns["double"])
     with sqlite3.connect(store.path) as con:
         assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)

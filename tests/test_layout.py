@@ -23,6 +23,7 @@ LAYERS = [
     {"llm"},
     {"optimizer"},
     {"generator", "visualizer"},
+    {"_load"},  # workbench.load: any saved run
     {"views"},
     {"_magics", "_cli"},  # the front door
     {"__init__"},  # re-exports; loads the magics only in load_ipython_extension

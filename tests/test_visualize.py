@@ -249,7 +249,7 @@ def test_aggregation_is_refined_while_its_checks_fail(df):
 
 def test_accept_offers_the_code_and_runs_it_in_the_namespace(df, monkeypatch):
     offered: list[str] = []
-    monkeypatch.setattr("workbench.optimizer._results._offer_next_cell", offered.append)
+    monkeypatch.setattr("workbench.store._runs.offer_next_cell", offered.append)
     namespace = {"df": df}
     result = visualize("revenue", backend=ScriptedBackend(), namespace=namespace)
 

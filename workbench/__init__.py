@@ -12,6 +12,7 @@ from ._errors import (
     UsageError,
     WorkbenchError,
 )
+from ._load import load
 from ._settings import Settings, configure, get_settings
 from .generator._engine import GenerateResult, generate, load_generate_result
 from .optimizer._engine import load_result, optimize
@@ -48,6 +49,7 @@ __all__ = [
     "explorer",
     "generate",
     "get_settings",
+    "load",
     "load_ipython_extension",
     "load_generate_result",
     "load_result",

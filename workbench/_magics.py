@@ -14,7 +14,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ._errors import LLMError, UsageError, WorkbenchError
 from ._settings import configure, get_settings
-from .optimizer._engine import load_result, optimize
+from .optimizer._engine import optimize
 from .optimizer._render import fmt_speedup
 
 
@@ -453,16 +453,9 @@ def _default_strategies(target: str) -> list[str]:
 
 def _load_any(run_id: str, namespace: dict[str, Any] | None) -> Any:
     """A saved run of any kind, rebuilt from the session database."""
-    from .store._sessions import SessionStore
+    from ._load import load
 
-    kind = SessionStore(get_settings().home).run(run_id)["kind"]
-    if kind == "generate":
-        from .generator._engine import load_generate_result
-
-        return load_generate_result(run_id, namespace=namespace)
-    result = load_result(run_id)
-    result.namespace = namespace
-    return result
+    return load(run_id, namespace=namespace)
 
 
 def _int_list(text: str, option: str) -> list[int]:

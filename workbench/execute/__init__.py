@@ -1,6 +1,7 @@
 """Where jobs run: the ``Executor`` interface, local (threads, one timing slot per machine),
 serial, and Dask ``distributed`` implementations, and the machine's timing slot."""
 
+from ._dask import DaskExecutor
 from ._executor import (
     Executor,
     Job,
@@ -10,9 +11,10 @@ from ._executor import (
     executor_from,
     job_resources,
 )
-from ._slots import machine_slot
+from ._slots import timing_slot, verification_slot
 
 __all__ = [
+    "DaskExecutor",
     "Executor",
     "Job",
     "JobLost",
@@ -20,5 +22,6 @@ __all__ = [
     "SerialExecutor",
     "executor_from",
     "job_resources",
-    "machine_slot",
+    "timing_slot",
+    "verification_slot",
 ]

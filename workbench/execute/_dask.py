@@ -28,7 +28,7 @@ def _run_job(job: Job) -> Any:  # on the Dask worker
 class DaskExecutor(Executor):
     name = "dask"
 
-    def __init__(self, client_or_address: Any, *, timeout: float = 10.0) -> None:
+    def __init__(self, client_or_address: Any, *, timeout: float = 5.0) -> None:
         distributed = require("distributed", "distributed", "running jobs on a Dask cluster")
         if isinstance(client_or_address, str):
             self.client = _connect(distributed, client_or_address, timeout)

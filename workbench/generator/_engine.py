@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import html
 import re
 import threading
@@ -29,7 +30,8 @@ from .._settings import Settings, get_settings
 from ..execute import executor_from
 from ..llm._types import abandoned_when_stopped, token_events
 from ..optimizer._render import fmt_seconds
-from ..optimizer._results import bind_accepted, candidate_id
+from ..optimizer._results import candidate_id
+from ..store import RunHandle
 from ..store._sessions import SessionStore
 from ._labelling import Labeller, Question
 from ._passmatrix import PassMatrix, build_pass_matrix
@@ -297,9 +299,37 @@ class GenerateResult:
     seconds: float = 0.0
     accepted: str | None = None
     namespace: MutableMapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    #: how to accept and refine it (the session run, the engine that can go on); not data
+    handle: RunHandle | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._update_candidates()
+
+    def _handle(self) -> RunHandle:
+        if self.handle is None:
+            self.handle = RunHandle("generate", self.run_id, self.store_path)
+        self.handle.namespace = self.namespace
+        return self.handle
+
+    def refine(self, hint: str | None = None, **options: Any) -> GenerateResult:
+        """Generate again with ``hint`` added to the spec (same options, labels carried over
+        where the tests recur); returns the new result, recorded as a new session run."""
+        return self._handle().refine(self, hint, **options)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: the spec, the candidates with their groups, the tests, the labels."""
+        return {
+            "kind": "generate",
+            "run_id": self.run_id,
+            "spec": self.spec,
+            "entry": self.entry,
+            "candidates": [dataclasses.asdict(c) for c in self.candidates],
+            "tests": list(self.tests),
+            "labels": self.labels,
+            "notes": list(self.notes),
+            "accepted": self.accepted,
+            "seconds": self.seconds,
+        }
 
     @property
     def tests(self) -> list[str]:
@@ -378,15 +408,13 @@ class GenerateResult:
             chosen = self[candidate]
         if not chosen.runs:
             raise UsageError(f"candidate {chosen.id} does not even load; accept one that runs")
-        bind_accepted(
+        self._handle().accept(
             chosen.code,
             chosen.id,
-            namespace if namespace is not None else self.namespace,
-            run_id=self.run_id,
-            store_path=self.store_path,
             header=f"candidate {chosen.id}, passes {chosen.passes} of {len(self.tests)} generated tests"
             if new_cell
             else None,
+            namespace=namespace,
             bind=bind,
         )
         self.accepted = chosen.id
@@ -607,7 +635,39 @@ def generate(
             seconds=time.perf_counter() - started,
             namespace=namespace,
         )
+    again = dict(
+        entry=parsed.entry,
+        backend=backend,
+        n_codes=n_codes,
+        n_tests=n_tests,
+        ranker=ranker,
+        label_budget=label_budget,
+        settings=settings,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        seed=seed,
+        test_timeout=test_timeout,
+    )
+    result.handle = RunHandle("generate", run_id, str(store.path), namespace, _Refiner(spec, again))
     return result
+
+
+@dataclass
+class _Refiner:
+    """Generates again with the user's hint (``RunHandle.refiner`` of a ``GenerateResult``)."""
+
+    spec: str
+    options: dict[str, Any]
+
+    def refine(self, result: GenerateResult, hint: str | None, **options: Any) -> GenerateResult:
+        if not hint or not hint.strip():
+            raise UsageError("say what to change, e.g. result.refine('empty input returns 0')")
+        spec = f"{self.spec.rstrip()}\n# also: {' '.join(hint.split())}\n"
+        new = generate(spec, namespace=result.namespace, **{**self.options, **options})
+        for test, correct in result.labels.items():  # answers already given still hold
+            if test in new.tests and new.labeller.stop_reason is None:
+                new.label(test, correct)
+        return new
 
 
 def _take_replies(

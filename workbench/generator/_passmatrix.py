@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import UsageError
-from ..execute import Executor, LocalExecutor, machine_slot
+from ..execute import Executor, LocalExecutor, verification_slot
 from ..sandbox import Limits
 from ..sandbox._channel import Channel, WorkerGone
 from ..sandbox._test_worker import LOAD_TEST, instrument, load_timeout
@@ -283,7 +283,7 @@ class CellsJob:
         self.results: dict[tuple[int, int], tuple[str, str, str | None]] = {}
         self.dead_codes: dict[int, str] = {}  # codes whose loading kills the worker
         batch, process = list(self.cells), None
-        with machine_slot(exclusive=False):
+        with verification_slot() as register:
             try:
                 while batch:
                     batch = self._skip_dead(batch)
@@ -291,6 +291,7 @@ class CellsJob:
                         break
                     if process is None:
                         process = _Process(self._limits)
+                        register(process.channel.worker)
                     batch = self._run_batch(process, batch)
                     if process.broken:  # it died on a cell: start afresh
                         process.close()

@@ -22,7 +22,7 @@ from ..gpu._timing import split_medians
 from ..sandbox._channel import dumps_by_value
 from ..sandbox._process import Limits
 from ..sandbox._scan import scan
-from ..store._sessions import SessionStore
+from ..store import RunHandle, SessionStore
 from ._jobs import Program, TimingJob, TimingPlan, TimingReport, VerifyJob, VerifyReport, explain
 from ._lineprofile import PROFILE_OPTIONS, hot_lines
 from ._results import (
@@ -288,8 +288,19 @@ def optimize(
         result.seconds = time.perf_counter() - started
         store.add_event(run_id, "timeline", {"phases": run.timeline.records()})
     run.strategies = strategy_objects
-    result._live = run  # what refine() needs to go on: the reference's outputs, the strategies
+    # what refine() needs to go on: the reference's outputs, the strategies
+    result.handle = RunHandle("optimize", run_id, str(store.path), namespace, _Refiner(run))
     return result
+
+
+@dataclass
+class _Refiner:
+    """Refines an ``OptimizeResult`` made in this kernel (``RunHandle.refiner``)."""
+
+    run: _Run
+
+    def refine(self, result: OptimizeResult, hint: str | None, **options: Any) -> OptimizeResult:
+        return refine_result(result, hint, _run=self.run, **options)
 
 
 def refine_result(
@@ -299,14 +310,11 @@ def refine_result(
     rounds: int = 1,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    *,
+    _run: _Run,
 ) -> OptimizeResult:
     """One or more further LLM rounds of the same session run (``OptimizeResult.refine``)."""
-    run = getattr(result, "_live", None)
-    if run is None:
-        raise UsageError(
-            "this result was loaded from the session without its inputs: run %%optimize "
-            "again (with --hint) to refine it"
-        )
+    run = _run
     if rounds < 1:
         raise UsageError(f"rounds must be at least 1, not {rounds}")
     chosen = None
@@ -542,7 +550,9 @@ class _Run:
                     "candidate", spec.code, gpu, marks=spec.strategy in GPU_STRATEGIES
                 )
                 job = self.verify_job(program, self.ref_cases)
-                on_phase = _phase_events(events, index) if executor.reports_phases else None
+                on_phase = (
+                    _phase_events(events, index, self.stopped) if executor.reports_phases else None
+                )
                 pending[executor.submit(job, on_phase)] = ("verify", index, spec, cand)
             phases = _PhaseTimeline(self.timeline)
             while pending:
@@ -555,7 +565,9 @@ class _Run:
                     self.emit({"kind": "phase", "index": index, "phase": name})
                 for future in done:
                     step, index, spec, cand = pending.pop(future)
-                    if future.cancelled():
+                    if future.cancelled() or isinstance(future.exception(), _Stopped):
+                        continue
+                    if self.stopped():  # finished on a cluster after Stop: not waited for
                         continue
                     try:
                         report = future.result()
@@ -580,7 +592,11 @@ class _Run:
                             self.settings.hardened,
                             tol=self.tol,
                         )
-                        on_phase = _phase_events(events, index) if executor.reports_phases else None
+                        on_phase = (
+                            _phase_events(events, index, self.stopped)
+                            if executor.reports_phases
+                            else None
+                        )
                         pending[executor.submit(job, on_phase)] = ("timing", index, spec, cand)
                         continue
                     if step == "timing":
@@ -649,8 +665,17 @@ def _new_candidate(spec: CandidateSpec) -> CandidateResult:
     )
 
 
-def _phase_events(events: queue.Queue, index: int) -> Callable[[str], None]:
-    return lambda name: events.put((index, name))
+class _Stopped(Exception):
+    """Raised into a job at its next phase once the user pressed Stop: it ends there."""
+
+
+def _phase_events(events: queue.Queue, index: int, stopped: Callable[[], bool]):
+    def on_phase(name: str) -> None:
+        if stopped():
+            raise _Stopped()
+        events.put((index, name))
+
+    return on_phase
 
 
 def _median(times: list[float]) -> float:

@@ -18,10 +18,10 @@ from __future__ import annotations
 import math
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..execute import machine_slot
+from ..execute import timing_slot, verification_slot
 from ..sandbox import Limits
 from ..sandbox._channel import Channel, WorkerGone
 from ..sandbox._wire import WireError
@@ -116,7 +116,8 @@ class VerifyJob:
             if on_phase:
                 on_phase(name)
 
-        with machine_slot(exclusive=False), _channel(self.limits, self.hardened) as channel:
+        with verification_slot() as register, _channel(self.limits, self.hardened) as channel:
+            register(channel.worker)
             try:
                 enter("loading")
                 channel.send(self.program.job_message(self.cases, self.tests, _NO_MAKE))
@@ -254,19 +255,24 @@ class TimingJob:
         report = TimingReport(size=self.plan.size)
         if self.candidate is not None:
             report.candidate = SideTiming()
-        with machine_slot(exclusive=True):
+        with timing_slot():
             sides = {"reference": _Side("reference", self.reference, report.reference)}
             if self.candidate is not None:
                 sides["candidate"] = _Side("candidate", self.candidate, report.candidate)
             self._current = sides["reference"]
+            # A side's worker waits while the other one works: its wall-clock limit covers the
+            # job, not only itself. The candidate starts first, so its JIT compilation does
+            # not eat into the reference's allowance.
+            allowance = 3 * self.plan.budget + 2 * self.plan.max_seconds + 10.0
+            limits = replace(self.limits, timeout=self.limits.timeout + allowance)
+            if on_phase:  # the slot may have taken a while: the run may be stopped by now
+                on_phase("timing")
             try:
-                for side in self._each(sides):
-                    side.start(self.limits, self.hardened, self.make)
+                for side in self._each(sides, reverse=True):
+                    side.start(limits, self.hardened, self.make)
                     if side.load_error:
                         report.load_error, report.fault_side = side.load_error, side.name
                         return report
-                if on_phase:
-                    on_phase("timing")
                 if self.plan.calibrate:
                     self._current = sides["reference"]
                     report.size = sides["reference"].calibrate(self.plan)

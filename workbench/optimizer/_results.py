@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import sys
 import threading
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import UsageError
+from ..store import RunHandle
 
 STATUSES = ("passed", "failed", "error", "timeout", "crashed", "oom")
 
@@ -200,6 +200,14 @@ class OptimizeResult:
     seconds: float = 0.0
     accepted: str | None = None
     namespace: MutableMapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    #: how to accept and refine it (the session run, the engine that can go on); not data
+    handle: RunHandle | None = field(default=None, repr=False, compare=False)
+
+    def _handle(self) -> RunHandle:
+        if self.handle is None:
+            self.handle = RunHandle("optimize", self.run_id, self.store_path)
+        self.handle.namespace = self.namespace
+        return self.handle
 
     @property
     def best(self) -> CandidateResult | None:
@@ -248,24 +256,20 @@ class OptimizeResult:
                 f"candidate {chosen.id} did not pass verification ({chosen.status}: "
                 f"{chosen.reason}); accept a passed one"
             )
-        bind_accepted(
+        self.accepted = chosen.id
+        self._handle().accept(
             chosen.code,
             chosen.id,
-            namespace if namespace is not None else self.namespace,
-            run_id=self.run_id,
-            store_path=self.store_path,
             header=f"{chosen.strategy}, {_speedup_text(chosen)}" if new_cell else None,
+            namespace=namespace,
             bind=bind,
         )
-        self.accepted = chosen.id
-        for callback in self.__dict__.get("_watchers", ()):
-            callback()
         return chosen
 
     def watch(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` after a candidate is accepted, from a view or from code: a
         view of this result shown in another cell redraws."""
-        self.__dict__.setdefault("_watchers", []).append(callback)
+        self._handle().watchers.append(callback)
 
     def refine(
         self,
@@ -280,16 +284,15 @@ class OptimizeResult:
         id) alone, or on the best and failed ones. New candidates are added to this result
         (children of what they refine) and recorded; returns this result. ``progress``
         receives the same events as ``optimize``'s; setting ``stop`` skips what is left."""
-        from ._engine import refine_result
-
-        return refine_result(
-            self, hint=hint, candidate=candidate, rounds=rounds, progress=progress, stop=stop
+        return self._handle().refine(
+            self, hint, candidate=candidate, rounds=rounds, progress=progress, stop=stop
         )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (the user's namespace left out: it is not the result's to copy)."""
-        data = dataclasses.asdict(dataclasses.replace(self, namespace=None))
+        data = dataclasses.asdict(dataclasses.replace(self, namespace=None, handle=None))
         data.pop("namespace")
+        data.pop("handle")
         return data
 
     @classmethod
@@ -332,40 +335,3 @@ def _speedup_text(c: CandidateResult) -> str:
     if not c.significant:
         return f"{c.speedup:.2f}x (no significant change)"
     return f"{c.speedup:.1f}x faster" if c.speedup >= 1 else f"{1 / c.speedup:.1f}x slower"
-
-
-def bind_accepted(
-    code: str,
-    candidate: str,
-    namespace: MutableMapping[str, Any] | None,
-    *,
-    run_id: str | None,
-    store_path: str | None,
-    header: str | None,
-    bind: bool = True,
-) -> None:
-    """Run accepted code in the user's namespace, record the choice in the session, and
-    (when ``header`` is given) offer the code as the next cell. ``bind=False`` records the
-    choice only: no code runs here (the standalone dashboard's server)."""
-    if bind:
-        if namespace is None:
-            raise UsageError(
-                "accept() needs namespace=globals() when the result was not made in a notebook"
-            )
-        exec(compile(code, f"<accepted {candidate}>", "exec"), namespace)  # noqa: S102 - the user accepts it
-    if run_id and store_path:
-        from ..store._sessions import SessionStore
-
-        SessionStore(store_path).update_run(run_id, accepted=candidate)
-    elif not bind:
-        raise UsageError("this result has no session to record the choice in")
-    if bind and header is not None:
-        _offer_next_cell(f"# accepted from workbench session {run_id}: {header}\n{code}")
-
-
-def _offer_next_cell(code: str) -> None:
-    """Put ``code`` into the next notebook cell, when running under IPython."""
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    if shell is not None:
-        shell.set_next_input(code, replace=False)

@@ -112,6 +112,29 @@ class Worker:
     started: float = field(default_factory=time.monotonic)
     verdict: Verdict | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    _paused_at: float | None = None
+
+    def pause(self) -> bool:
+        """Stop the whole process group (SIGSTOP) and its wall clock; True if it was running."""
+        if self.process.poll() is not None or self._paused_at is not None:
+            return False
+        try:
+            os.killpg(self.process.pid, signal.SIGSTOP)
+        except (ProcessLookupError, PermissionError):
+            return False
+        self._paused_at = time.monotonic()
+        return True
+
+    def resume(self) -> None:
+        """Continue after ``pause``; the time it was stopped does not count against its limit."""
+        if self._paused_at is None:
+            return
+        self.started += time.monotonic() - self._paused_at
+        self._paused_at = None
+        try:
+            os.killpg(self.process.pid, signal.SIGCONT)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     # -- lifecycle -----------------------------------------------------------------------
     def watch(self) -> None:
@@ -126,6 +149,9 @@ class Worker:
         disk_limit = self.limits.disk_mb * 1024 * 1024
         last_disk = 0.0
         while not self._stop.is_set() and self.process.poll() is None:
+            if self._paused_at is not None:  # stopped for another job's timing
+                self._stop.wait(0.05)
+                continue
             elapsed = time.monotonic() - self.started
             if elapsed > self.limits.timeout:
                 self._kill(
@@ -164,6 +190,11 @@ class Worker:
 
     def kill(self) -> None:
         """Kill the worker, its process group and every process that carries its marker."""
+        if self._paused_at is not None:
+            try:  # a stopped process group takes SIGKILL, but its children need to run to exit
+                os.killpg(self.process.pid, signal.SIGCONT)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             children = psutil.Process(self.process.pid).children(recursive=True)
         except psutil.Error:

@@ -10,6 +10,7 @@ from files and decoded with ``_wire``, never unpickled.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import os
 import pickle
@@ -25,7 +26,7 @@ from typing import Any
 from .._errors import UsageError
 from .._settings import Settings, get_settings
 from ..llm._types import LLMCancelled, abandoned_when_stopped, token_events
-from ..store._sessions import SessionStore
+from ..store import RunHandle, SessionStore
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_CAP = 8 * 2**20  # bytes of PNG read back from a worker
@@ -257,18 +258,19 @@ class PlotJob:
     gpu: bool = False
 
     def run(self, on_phase: Any = None) -> tuple[bytes | None, FigureFacts]:
-        from ..execute import machine_slot
+        from ..execute import verification_slot
         from ..sandbox._channel import Channel, WorkerGone
         from ..sandbox._wire import WireError
 
         job = {"script": self.script, "data_name": self.data_name, "dpi": self.dpi}
         with (
-            machine_slot(exclusive=False),
+            verification_slot() as register,
             Channel(
                 "workbench.sandbox._plot_worker", self.limits, hardened=self.hardened
             ) as channel,
         ):
             worker = channel.worker
+            register(worker)
             try:
                 channel.send_bytes(
                     pickle.dumps({**job, "data": pickle.loads(self.data)}, pickle.HIGHEST_PROTOCOL)
@@ -518,6 +520,24 @@ class PlotAttempt:
             parts.append(f"The user asked for: {self.hint}")
         return "\n".join(parts)
 
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> PlotAttempt:
+        """An attempt as the session stored it (``to_record``)."""
+        names = {f.name for f in dataclasses.fields(FigureFacts)}
+        facts = FigureFacts(**{k: v for k, v in (data.get("facts") or {}).items() if k in names})
+        png = data.get("png_base64")
+        return cls(
+            id=data["id"],
+            interpretation=data.get("interpretation", ""),
+            code=data.get("code"),
+            png=base64.b64decode(png) if png else None,
+            facts=facts,
+            notes=list(data.get("notes") or []),
+            critique=data.get("critique"),
+            hint=data.get("hint"),
+            critique_error=data.get("critique_error"),
+        )
+
     def to_record(self) -> dict[str, Any]:
         """What the session stores (the PNG as base64)."""
         return {
@@ -566,7 +586,28 @@ class VisualizeResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     namespace: MutableMapping[str, Any] | None = field(default=None, repr=False)
-    _context: _Context | None = field(default=None, repr=False)
+    #: how to accept and refine it (the session run, the model and data); not data
+    handle: RunHandle | None = field(default=None, repr=False, compare=False)
+
+    def _handle(self) -> RunHandle:
+        if self.handle is None:
+            self.handle = RunHandle("visualize", self.run_id or None, self.store_path or None)
+        self.handle.namespace = self.namespace if self.namespace is not None else _user_namespace()
+        return self.handle
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: the request, every attempt as the session stores it, the notes."""
+        return {
+            "kind": "visualize",
+            "run_id": self.run_id,
+            "request": self.request,
+            "data_name": self.data_name,
+            "paths": [p.to_record() for p in self.paths],
+            "final": self.final.to_record() if self.final is not None else None,
+            "rounds": [r.to_record() for r in self.rounds],
+            "notes": list(self.notes),
+            "seconds": self.seconds,
+        }
 
     def _choose(self, which: int | str | None) -> PlotAttempt:
         if which is None:
@@ -597,17 +638,13 @@ class VisualizeResult:
         chosen = self._choose(path_or_final)
         if chosen.code is None:
             raise UsageError(f"{chosen.id} has no code to accept: pick another path")
-        from ..optimizer._results import _offer_next_cell
-
-        if new_cell:
-            _offer_next_cell(
-                f"# accepted from workbench session {self.run_id}: {chosen.id}\n{chosen.code}"
-            )
-        namespace = self.namespace if self.namespace is not None else _user_namespace()
-        if namespace is not None:
-            exec(compile(chosen.code, f"<accepted {chosen.id}>", "exec"), namespace)
-        if self.run_id and self.store_path:
-            SessionStore(self.store_path).update_run(self.run_id, accepted=chosen.id)
+        handle = self._handle()
+        handle.accept(
+            chosen.code,
+            chosen.id,
+            header=chosen.id if new_cell else None,
+            bind=handle.namespace is not None,
+        )
         return chosen.code
 
     def refine(self, hint: str, path: int | str | None = None) -> VisualizeResult:
@@ -617,12 +654,7 @@ class VisualizeResult:
         """
         if not hint or not hint.strip():
             raise UsageError("say what to change, e.g. result.refine('log scale, larger font')")
-        if self._context is None:
-            raise UsageError("this result was loaded without its model: run visualize again")
-        base = self._choose(path)
-        attempt = _refine_attempt(self._context, base, f"refine-{len(self.rounds) + 1}", hint)
-        _record_attempt(self._context, attempt)
-        return replace(self, final=attempt, rounds=[*self.rounds, attempt])
+        return self._handle().refine(self, hint, path=path)
 
     # -- display -----------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -817,6 +849,47 @@ def _refine_attempt(
     return _attempt(ctx, attempt_id, base.interpretation, reply, hint=hint)
 
 
+def load_visualize_result(
+    run_id: str, home: str | None = None, *, namespace: MutableMapping[str, Any] | None = None
+) -> VisualizeResult:
+    """Rebuild a ``VisualizeResult`` from the session database (nothing runs again)."""
+    store = SessionStore(home or get_settings().home)
+    data = store.run(run_id)
+    if data["kind"] != "visualize":
+        raise UsageError(f"session {run_id} is a {data['kind']} run, not a visualize run")
+    attempts = [PlotAttempt.from_record(c) for c in data.get("candidates", [])]
+    paths = [a for a in attempts if a.id.startswith("path")]
+    finals = [a for a in attempts if not a.id.startswith("path")]
+    rounds = [a for a in finals if a.id.startswith("refine")]
+    final = next((a for a in reversed(finals) if a.id == data.get("accepted")), None)
+    return VisualizeResult(
+        request=data["source"] or "",
+        data_name=data.get("entry") or "df",
+        paths=paths,
+        final=final or (finals[-1] if finals else None),
+        rounds=rounds,
+        run_id=run_id,
+        store_path=str(store.path),
+        notes=data.get("notes") or [],
+        namespace=namespace,
+    )
+
+
+@dataclass
+class _Refiner:
+    """Draws a plot again with the user's words (``RunHandle.refiner`` of a result)."""
+
+    context: _Context
+
+    def refine(
+        self, result: VisualizeResult, hint: str | None, path: Any = None
+    ) -> VisualizeResult:
+        base = result._choose(path)
+        attempt = _refine_attempt(self.context, base, f"refine-{len(result.rounds) + 1}", hint)
+        _record_attempt(self.context, attempt)
+        return replace(result, final=attempt, rounds=[*result.rounds, attempt])
+
+
 def _record_attempt(ctx: _Context, attempt: PlotAttempt) -> None:
     SessionStore(ctx.store_path).add_candidate(ctx.run_id, attempt.id, attempt.to_record())
 
@@ -964,6 +1037,6 @@ def visualize(
             notes=notes,
             seconds=time.perf_counter() - started,
             namespace=namespace,
-            _context=ctx,
+            handle=RunHandle("visualize", run_id, str(store.path), namespace, _Refiner(ctx)),
         )
     return result
