@@ -1,50 +1,419 @@
-"""Hardened workers: Linux namespaces with no network and the user's home hidden.
+"""Hardened workers: a read-only world, no network, the home hidden, their own PID namespace.
 
-``unshare --user --map-root-user --net --mount`` gives the worker its own network namespace
-(only a loopback interface that is down: no connections anywhere, the kernel's own servers
-included) and its own mount namespace, in which an empty tmpfs is mounted over the user's home
-directory (no SSH keys, cloud credentials, notebooks or dotfiles to read). Where the OS does
-not allow unprivileged namespaces, ``hardening_status`` says why and the workbench falls back
-to the default isolation, saying so in the result's notes.
+Inside, a worker sees the machine's filesystem read-only apart from its scratch directory (plus
+a fresh ``/dev`` with a small ``/dev/shm`` and a ``/proc`` of its own); the home, ``/tmp``,
+``/var/tmp`` and ``/run`` are empty read-only tmpfs mounts, into which the interpreter, the
+virtual environment, site-packages, ``PYTHONPATH`` and the workbench itself are bound back
+read-only where they live there (pyenv, conda, uv and venvs under the home). It has only a
+loopback interface that is down (no connections at all, the kernel's own servers included),
+and its own PID namespace: when the worker ends, everything it started ends (double forks and
+``setsid`` included). Processes and memory are bounded by a cgroup where this user may create
+one, by ``RLIMIT_NPROC`` (and the watchdog) otherwise.
+
+Bubblewrap (``bwrap``) builds this view when installed; otherwise ``unshare`` (util-linux)
+makes the namespaces and ``_nsinit.py`` the mounts. ``sandbox()`` probes once which works and
+what is missing; ``sandbox_start_failure`` turns a sandbox that did not start into its own
+message, never the reference's or a candidate's fault.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
+import json
 import os
 import shutil
+import site
 import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-_UNSHARE = ["unshare", "--user", "--map-root-user", "--net", "--mount", "--"]
-# Mount an empty tmpfs over the home directory, then become the worker.
-_SHELL = 'mount -t tmpfs -o size=16m tmpfs "$1" || exit 97; shift; exec "$@"'
+if TYPE_CHECKING:
+    from ._process import Limits, Worker
+
+#: tried in this order; tests narrow it to run each path
+PREFERENCE: tuple[str, ...] = ("bubblewrap", "unshare")
+SHM_BYTES = 64 * 2**20
+_NSINIT = Path(__file__).with_name("_nsinit.py")
+_INSTALL = {
+    "bubblewrap": "install bubblewrap (apt install bubblewrap, dnf install bubblewrap)",
+    "unshare": "install util-linux (unshare)",
+}
+_NAMESPACES_HINT = (
+    "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or on "
+    "Ubuntu kernel.apparmor_restrict_unprivileged_userns=0), or set hardened=false"
+)
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """Which sandbox hardened workers run in, and what was not available."""
+
+    tool: str | None  # "bubblewrap" | "unshare" | None (hardened mode unavailable)
+    why_not: str = ""  # when tool is None
+    missing: tuple[str, ...] = ()  # what was not available, one phrase each
+    cgroup: str | None = None  # "v2" | "v1" where processes and memory get a cgroup
+
+
+@dataclass
+class Wrapped:
+    """One worker's sandbox: its argv, the cgroup it joins, and the clean-up afterwards."""
+
+    argv: list[str]
+    tool: str
+    cgroups: list[Path] = field(default_factory=list)
+
+    def join(self) -> None:
+        """Move the calling process into this run's cgroups (between fork and exec)."""
+        for path in self.cgroups:
+            with open(path / "cgroup.procs", "w") as fh:
+                fh.write("0")
+
+    def close(self) -> None:
+        for path in self.cgroups:
+            _remove_cgroup(path)
+
+
+def hardening_status() -> tuple[bool, str]:
+    """(available, why not): probes once per process."""
+    box = sandbox()
+    return box.tool is not None, box.why_not
+
+
+def hardening_note() -> str:
+    """What a hardened run guaranteed, which sandbox ran it and what was not available."""
+    box = sandbox()
+    bound = f"a cgroup ({box.cgroup})" if box.cgroup else "rlimits and the watchdog"
+    note = (
+        f"hardened mode ({box.tool}): workers saw a read-only filesystem apart from their "
+        "scratch directory, no network, no home directory, and their own process namespace; "
+        f"processes and memory bounded by {bound}"
+    )
+    if box.missing:
+        note += "; not available: " + "; ".join(box.missing)
+    return note
 
 
 @functools.lru_cache(maxsize=1)
-def hardening_status() -> tuple[bool, str]:
-    """(available, why not): probes once per process."""
-    if shutil.which("unshare") is None:
-        return False, "the unshare command is not installed (util-linux)"
+def sandbox() -> Sandbox:
+    """Probe the sandboxes in ``PREFERENCE`` order (once per process)."""
+    failures = []
+    for tool in PREFERENCE:
+        ok, why = _probe(tool)
+        if ok:
+            missing = tuple(f"{t}: {w}" for t, w in failures)
+            cgroup, why_cg = _cgroup_kind()
+            if cgroup is None:
+                missing += (f"cgroup ({why_cg})",)
+                if os.geteuid() == 0:
+                    missing += (
+                        "a kernel process bound (root ignores RLIMIT_NPROC; the watchdog "
+                        "stops a run over the process limit)",
+                    )
+            if tool == "bubblewrap" and shutil.which("prlimit") is None:
+                missing += ("prlimit (util-linux): no RLIMIT_NPROC inside bubblewrap",)
+            return Sandbox(tool, missing=missing, cgroup=cgroup)
+        failures.append((tool, why))
+    why_not = "; ".join(f"{t}: {w}" for t, w in failures) or "no sandbox tried"
+    return Sandbox(None, why_not=why_not)
+
+
+def _probe(tool: str) -> tuple[bool, str]:
+    exe = "bwrap" if tool == "bubblewrap" else "unshare"
+    if shutil.which(exe) is None:
+        return False, f"not installed; {_INSTALL[tool]}"
+    scratch = Path(_tmpdir()) / f"wb-probe-{uuid.uuid4().hex[:8]}"
+    scratch.mkdir()
     try:
-        probe = subprocess.run(
-            [*_UNSHARE, "sh", "-c", _SHELL, "sh", str(_home()), "true"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
+        argv = _argv(tool, [sys.executable, "-I", "-S", "-c", "pass"], scratch, 64)
+        probe = subprocess.run(argv, capture_output=True, text=True, timeout=20, cwd=scratch)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"unshare failed: {exc}"
+        return False, f"{exe} failed to run ({exc})"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     if probe.returncode != 0:
-        detail = (probe.stderr.strip().splitlines() or ["no message"])[-1]
-        return False, f"the OS refuses unprivileged namespaces ({detail})"
+        detail = " ".join(probe.stderr.split())[-300:] or f"exit code {probe.returncode}"
+        return False, f"{exe} could not start a worker ({detail}); {_NAMESPACES_HINT}"
     return True, ""
 
 
-def _home() -> Path:
-    return Path(os.environ.get("HOME") or Path.home()).resolve()
+def wrap(argv: list[str], scratch: Path, limits: Limits) -> Wrapped:
+    """``argv`` inside the sandbox ``sandbox()`` chose, with its own cgroup where there is one."""
+    box = sandbox()
+    if box.tool is None:
+        raise RuntimeError(f"hardened mode is not available here: {box.why_not}")
+    cgroups = _make_cgroup(box.cgroup, limits) if box.cgroup else []
+    return Wrapped(_argv(box.tool, argv, scratch, limits.processes), box.tool, cgroups)
 
 
-def wrap_argv(argv: list[str]) -> list[str]:
-    """``argv`` run inside fresh user, network and mount namespaces with the home hidden."""
-    return [*_UNSHARE, "sh", "-c", _SHELL, "sh", str(_home()), *argv]
+def wrap_argv(argv: list[str], scratch: Path, processes: int = 1024) -> list[str]:
+    """``argv`` inside the chosen sandbox (no cgroup): for a one-off command."""
+    tool = sandbox().tool
+    if tool is None:
+        raise RuntimeError(f"hardened mode is not available here: {sandbox().why_not}")
+    return _argv(tool, argv, scratch, processes)
+
+
+def sandbox_start_failure(worker: Worker) -> str | None:
+    """A clear message if ``worker`` ended because its sandbox failed to start, else None."""
+    tool = getattr(worker, "sandbox", None)
+    code = worker.process.poll()
+    if tool is None or code is None or code < 0:
+        return None
+    try:
+        with open(worker.scratch / ".wb" / "stderr.txt", "rb") as fh:
+            head = fh.read(4000).decode("utf-8", "replace")
+    except OSError:
+        head = ""
+    lines = [line for line in head.splitlines() if line.strip()]
+    own = ("bwrap:", "unshare:", "prlimit:", "workbench sandbox:")
+    ours = [line for line in lines if line.startswith(own)]
+    unseen = any(
+        "No module named" in line and "workbench" in line or "can't open file" in line
+        for line in lines[:5]
+    )
+    if not ours and not unseen and code not in (126, 127):
+        return None
+    if code in (126, 127) and not ours and lines and not unseen:
+        return None  # the program ran and chose that code itself
+    detail = " | ".join((ours or lines)[:3])[:500] or f"exit code {code}, no message"
+    hint = _INSTALL["bubblewrap" if tool == "bubblewrap" else "unshare"]
+    return (
+        f"the hardened sandbox ({tool}) failed to start the worker: {detail}. This is the "
+        f"sandbox, not your code: {_NAMESPACES_HINT}; or {hint}; the interpreter, its "
+        "packages and the workbench must be readable paths"
+    )
+
+
+# -- the view ------------------------------------------------------------------------------
+def _hidden() -> list[Path]:
+    """Directories replaced by empty read-only tmpfs mounts, outermost first."""
+    homes = {os.environ.get("HOME") or "", os.path.expanduser("~")}
+    try:
+        import pwd
+
+        homes.add(pwd.getpwuid(os.getuid()).pw_dir)
+    except (ImportError, KeyError):
+        pass
+    dirs = [*homes, "/tmp", "/var/tmp", "/run", _tmpdir()]
+    real = {Path(os.path.realpath(d)) for d in dirs if d and os.path.isdir(d)}
+    real -= {Path("/")}
+    return _outermost(real)
+
+
+def _kept(hidden: list[Path]) -> list[Path]:
+    """What the worker needs from under the hidden directories, bound back read-only."""
+    paths: set[str] = {
+        sys.prefix,
+        sys.exec_prefix,
+        sys.base_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(sys.executable),
+        os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))),
+        str(Path(__file__).resolve().parents[2]),  # the workbench package's root
+    }
+    for var in ("PYTHONPATH", "LD_LIBRARY_PATH", "VIRTUAL_ENV", "CONDA_PREFIX"):
+        paths.update(p for p in os.environ.get(var, "").split(os.pathsep) if p)
+    sitedirs = site.getsitepackages()  # not the user site: workers have the scratch as home
+    paths.update(sitedirs)
+    for sitedir in sitedirs:
+        paths.update(_pth_paths(Path(sitedir)))
+    kept = set()
+    for p in paths:
+        if not os.path.isabs(p) or not os.path.exists(p):
+            continue
+        real = Path(os.path.realpath(p))
+        if any(real == h or h in real.parents for h in hidden):
+            kept.add(real)
+        # a symlinked prefix: its own path under a hidden directory as well
+        if Path(p) != real and any(h in Path(p).parents for h in hidden) and os.path.isdir(p):
+            kept.add(Path(os.path.abspath(p)))
+    return _outermost(kept)
+
+
+def _pth_paths(sitedir: Path) -> list[str]:
+    """Directories that ``.pth`` files and editable-install finders add to ``sys.path``."""
+    found = []
+    try:
+        entries = list(sitedir.iterdir())
+    except OSError:
+        return found
+    for entry in entries:
+        try:
+            if entry.suffix == ".pth":
+                for line in entry.read_text(errors="replace").splitlines():
+                    line = line.strip()
+                    if line and not line.startswith(("#", "import ", "import\t")):
+                        found.append(str(sitedir / line))
+            elif entry.name.startswith("__editable__") and entry.suffix == ".py":
+                tree = ast.parse(entry.read_text(errors="replace"))
+                for node in tree.body:
+                    if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in (
+                        "MAPPING",
+                        "NAMESPACES",
+                    ):
+                        value = ast.literal_eval(node.value)
+                        for v in value.values():
+                            found.extend(v if isinstance(v, list) else [v])
+        except (OSError, ValueError, SyntaxError):
+            continue
+    return found
+
+
+def _outermost(paths: set[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in sorted(paths, key=lambda q: len(q.parts)):
+        if not any(o == p or o in p.parents for o in out):
+            out.append(p)
+    return out
+
+
+def _tmpdir() -> str:
+    import tempfile
+
+    return os.path.realpath(tempfile.gettempdir())
+
+
+def _argv(tool: str, argv: list[str], scratch: Path, processes: int) -> list[str]:
+    hidden = _hidden()
+    kept = _kept(hidden)
+    scratch = Path(os.path.realpath(scratch))
+    if tool == "bubblewrap":
+        return _bwrap(argv, scratch, hidden, kept, processes)
+    spec = {
+        "hide": [str(h) for h in hidden],
+        "keep": [str(k) for k in kept],
+        "scratch": str(scratch),
+        "shm_bytes": SHM_BYTES,
+        "nproc": processes,
+    }
+    return [
+        "unshare",
+        "--user",
+        "--map-root-user",
+        "--net",
+        "--mount",
+        "--ipc",
+        "--uts",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--propagation",
+        "private",
+        "--",
+        sys.executable,
+        "-I",
+        "-S",
+        str(_NSINIT),
+        json.dumps(spec),
+        *argv,
+    ]
+
+
+def _bwrap(
+    argv: list[str], scratch: Path, hidden: list[Path], kept: list[Path], processes: int
+) -> list[str]:
+    out = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    out += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    out += ["--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
+    for h in hidden:
+        out += ["--tmpfs", str(h)]
+    # mount points first, then the tmpfs mounts read-only, then the binds onto them
+    for k in [*kept, scratch]:
+        if any(h in k.parents for h in hidden):
+            out += ["--dir", str(k)]
+    for h in hidden:
+        out += ["--remount-ro", str(h)]
+    for k in kept:
+        out += ["--ro-bind", str(k), str(k)]
+    out += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch), "--"]
+    if shutil.which("prlimit"):
+        out += ["prlimit", f"--nproc={processes}:{processes}", "--"]
+    return out + list(argv)
+
+
+# -- cgroups ---------------------------------------------------------------------------------
+def _own_cgroups() -> list[Path]:
+    """Where this process's pids and memory cgroups are, v2 (one) or v1 (two)."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    root = Path("/sys/fs/cgroup")
+    if (root / "cgroup.controllers").exists():
+        for line in lines:
+            if line.startswith("0::"):
+                return [root / line[3:].lstrip("/")]
+        return []
+    found = []
+    for line in lines:
+        _, ctrls, path = line.split(":", 2)
+        for ctrl in ("pids", "memory"):
+            if ctrl in ctrls.split(","):
+                found.append(root / ctrl / path.lstrip("/"))
+    return found if len(found) == 2 else []
+
+
+def _cgroup_kind() -> tuple[str | None, str]:
+    bases = _own_cgroups()
+    if not bases:
+        return None, "no pids and memory cgroup found"
+    kind = "v2" if len(bases) == 1 else "v1"
+    made: list[Path] = []
+    try:
+        for base in bases:
+            path = base / f"wb-probe-{uuid.uuid4().hex[:8]}"
+            path.mkdir()
+            made.append(path)
+            wanted = ("pids.max", "memory.max") if kind == "v2" else ("pids.max",)
+            if kind == "v1" and "memory" in base.parts:
+                wanted = ("memory.limit_in_bytes",)
+            if not all((path / w).exists() for w in wanted):
+                return None, "the pids and memory controllers are not delegated to this user"
+        return kind, ""
+    except OSError as exc:
+        return None, f"this user may not create one ({exc.strerror})"
+    finally:
+        for path in made:
+            _remove_cgroup(path)
+
+
+def _make_cgroup(kind: str, limits: Limits) -> list[Path]:
+    memory = (limits.memory_mb + 512) * 2**20
+    made = []
+    try:
+        for base in _own_cgroups():
+            path = base / f"wb-{uuid.uuid4().hex[:12]}"
+            path.mkdir()
+            made.append(path)
+            if kind == "v2":
+                (path / "pids.max").write_text(str(limits.processes))
+                (path / "memory.max").write_text(str(memory))
+            elif "pids" in base.parts:
+                (path / "pids.max").write_text(str(limits.processes))
+            else:
+                (path / "memory.limit_in_bytes").write_text(str(memory))
+    except OSError:
+        for path in made:
+            _remove_cgroup(path)
+        return []  # rlimits and the watchdog still bound the run
+    return made
+
+
+def _remove_cgroup(path: Path) -> None:
+    import time
+
+    kill = path / "cgroup.kill"
+    for _ in range(50):
+        try:
+            if kill.exists():
+                kill.write_text("1")
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.02)
