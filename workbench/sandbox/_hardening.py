@@ -144,7 +144,9 @@ def wrap(argv: list[str], scratch: Path, limits: Limits) -> Wrapped:
     """``argv`` inside the sandbox ``sandbox()`` chose, with its own cgroup where there is one."""
     box = sandbox()
     if box.tool is None:
-        raise RuntimeError(f"hardened mode is not available here: {box.why_not}")
+        from .._errors import UsageError
+
+        raise UsageError(f"hardened mode is not available here ({box.why_not}); set hardened=false")
     cgroups = _make_cgroup(box.cgroup, limits) if box.cgroup else []
     return Wrapped(_argv(box.tool, argv, scratch, limits.processes), box.tool, cgroups)
 
@@ -168,23 +170,23 @@ def sandbox_start_failure(worker: Worker) -> str | None:
             head = fh.read(4000).decode("utf-8", "replace")
     except OSError:
         head = ""
-    lines = [line for line in head.splitlines() if line.strip()]
+    lines = [line.strip() for line in head.splitlines() if line.strip()]
+    # The sandbox speaks before the program could: its message is the first line, or the
+    # interpreter could not find the workbench in the view, or nothing ran at all.
     own = ("bwrap:", "unshare:", "prlimit:", "workbench sandbox:")
-    ours = [line for line in lines if line.startswith(own)]
-    unseen = any(
-        "No module named" in line and "workbench" in line or "can't open file" in line
-        for line in lines[:5]
-    )
-    if not ours and not unseen and code not in (126, 127):
+    if lines and lines[0].startswith(own):
+        detail = " | ".join(line for line in lines[:3] if line.startswith(own))
+    elif any("No module named" in line and "workbench" in line for line in lines[:3]):
+        detail = lines[0] if len(lines) == 1 else " | ".join(lines[:2])
+    elif not lines and code in (126, 127):
+        detail = f"exit code {code} and no message: the interpreter could not be run"
+    else:
         return None
-    if code in (126, 127) and not ours and lines and not unseen:
-        return None  # the program ran and chose that code itself
-    detail = " | ".join((ours or lines)[:3])[:500] or f"exit code {code}, no message"
-    hint = _INSTALL["bubblewrap" if tool == "bubblewrap" else "unshare"]
+    detail = detail[:500]
     return (
-        f"the hardened sandbox ({tool}) failed to start the worker: {detail}. This is the "
-        f"sandbox, not your code: {_NAMESPACES_HINT}; or {hint}; the interpreter, its "
-        "packages and the workbench must be readable paths"
+        f"could not start: the hardened sandbox ({tool}) failed ({detail}); this is the "
+        "sandbox's failure, not the code's: the interpreter, its packages and the workbench "
+        f"must be readable in the sandbox; {_NAMESPACES_HINT}"
     )
 
 

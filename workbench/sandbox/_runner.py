@@ -255,6 +255,10 @@ def _fault(worker: Worker, phase: str, output: str = "") -> Fault:
         worker.process.wait(timeout=2)
     except Exception:
         pass
+    from ._hardening import sandbox_start_failure
+
+    if (sandbox_failed := sandbox_start_failure(worker)) is not None:
+        return Fault("error", sandbox_failed)  # the sandbox's failure, not the program's
     if worker.verdict is not None:
         status = "error" if worker.verdict.status == "disk" else worker.verdict.status
         return Fault(status, f"{worker.verdict.reason}, during {phase}")
