@@ -32,12 +32,10 @@ def make(n):
 def tool(request, monkeypatch):
     """Hardened mode through one sandbox only; skipped, with the reason, where it is refused."""
     monkeypatch.setattr(_hardening, "PREFERENCE", (request.param,))
-    _hardening.sandbox.cache_clear()
     box = _hardening.sandbox()
     if box.tool != request.param:
         pytest.skip(f"{request.param} refused here: {box.why_not}")
     yield request.param
-    _hardening.sandbox.cache_clear()
 
 
 @pytest.fixture
@@ -133,7 +131,6 @@ def test_home_unreadable(tool, project, monkeypatch):
     home.mkdir()
     (home / "secret.txt").write_text("credentials")
     monkeypatch.setenv("HOME", str(home))
-    _hardening.sandbox.cache_clear()
     code = f"import os\nprint('listing', os.listdir({str(home)!r}))\n"
     assert "listing []" in run(code)[0]
     assert "secret.txt" in run(code, hardened=False)[0]

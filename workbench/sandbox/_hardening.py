@@ -97,11 +97,15 @@ def hardening_note() -> str:
     return note
 
 
-@functools.lru_cache(maxsize=1)
 def sandbox() -> Sandbox:
-    """Probe the sandboxes in ``PREFERENCE`` order (once per process)."""
+    """The first sandbox of ``PREFERENCE`` that starts a worker here (probed once)."""
+    return _choose(PREFERENCE)
+
+
+@functools.lru_cache(maxsize=4)
+def _choose(preference: tuple[str, ...]) -> Sandbox:
     failures = []
-    for tool in PREFERENCE:
+    for tool in preference:
         ok, why = _probe(tool)
         if ok:
             missing = tuple(f"{t}: {w}" for t, w in failures)
