@@ -1,7 +1,8 @@
 """The ``unshare`` sandbox's first process: build the worker's view, drop privileges, exec it.
 
 Run as ``python -I -S _nsinit.py SPEC ARGV...`` by ``unshare --user --map-root-user --net
---mount --pid --fork`` (so: PID 1 of a fresh PID namespace, root of a fresh user namespace).
+--mount --pid --fork`` (so: PID 1 of a fresh PID namespace, root of a fresh user namespace);
+it stays PID 1 and runs ARGV as its child.
 Standard library only; it must not import the workbench (which may be about to be hidden).
 A failure prints one line starting ``workbench sandbox:`` and exits 125.
 """
@@ -86,10 +87,19 @@ def main() -> None:
         fail("drop capabilities")
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         fail("no_new_privs")
-    try:
-        os.execvp(argv[0], argv)
-    except OSError as exc:
-        fail(f"exec {argv[0]}", exc.errno)
+    # PID 1 stays this init (as bubblewrap's does): it reaps orphans, the worker keeps the
+    # usual signal semantics, and its death by signal N comes out as exit code 128 + N.
+    child = os.fork()
+    if child == 0:
+        try:
+            os.execvp(argv[0], argv)
+        except OSError as exc:
+            fail(f"exec {argv[0]}", exc.errno)
+    while True:
+        pid, status = os.wait()
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)  # leaving ends every other process
 
 
 main()

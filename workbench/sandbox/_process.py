@@ -264,7 +264,7 @@ def start_worker(
         open(scratch / ".wb" / "stdout.txt", "wb") as stdout,
         open(scratch / ".wb" / "stderr.txt", "wb") as stderr,
     ):
-        process = subprocess.Popen(
+        process = (_SandboxedPopen if wrapped else subprocess.Popen)(
             argv,
             cwd=scratch,
             env=env,
@@ -280,6 +280,21 @@ def start_worker(
         worker.sandbox, worker.wrapped = wrapped.tool, wrapped
     worker.watch()
     return worker
+
+
+class _SandboxedPopen(subprocess.Popen):
+    """A sandbox's first process reports its worker's death by signal N as exit code 128 + N
+    (bubblewrap and ``_nsinit`` alike): read it back as the signal, as for a plain worker."""
+
+    @property  # type: ignore[override]
+    def returncode(self) -> int | None:
+        return self._code
+
+    @returncode.setter
+    def returncode(self, code: int | None) -> None:
+        if code is not None and 128 < code <= 128 + 64:
+            code = 128 - code
+        self._code = code
 
 
 def sweep(run_id: str) -> int:
