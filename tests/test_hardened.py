@@ -186,6 +186,15 @@ def test_fork_flood_bounded(tool):
     out, worker = run(code, processes=40)
     stopped = worker.verdict is not None and "process limit" in worker.verdict.reason
     assert stopped or ("refused" in out and int(out.split("forked")[1].split()[0]) < 40), out
+    out, worker = run(code, hardened=False, processes=40)  # default: the watchdog stops it
+    assert worker.verdict is not None and "process limit" in worker.verdict.reason, out
+
+
+def test_memory_bounded(tool):
+    code = "import time\nb = bytearray(400 * 2**20)\ntime.sleep(20)\nprint('SURVIVED')\n"
+    out, worker = run(code, memory_mb=100)
+    assert "SURVIVED" not in out
+    assert worker.verdict is not None and worker.verdict.status == "oom", worker.verdict
 
 
 def test_sandbox_failure_is_reported_as_the_sandboxs(tool, tmp_path):
