@@ -211,6 +211,19 @@ def test_sandbox_failure_is_reported_as_the_sandboxs(tool, tmp_path):
     assert "not the code's" in fault.reason and "No such file" in fault.reason, fault.reason
 
 
+def test_reference_is_not_blamed_for_the_sandbox(tool, monkeypatch, tmp_path):
+    """The issue's report: an interpreter the sandbox hides (here: in /tmp, not bound back) was
+    blamed on the reference ("ended the worker process (exited with code 127 ...)")."""
+    (tmp_path / "python").symlink_to(sys.executable)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(_hardening, "_kept", lambda hidden: [])
+    workbench.configure(hardened=True)
+    with pytest.raises(workbench.UsageError) as err:
+        workbench.optimize(CELL, inputs=make, strategies=[], candidates=[], sizes=[2, 20])
+    assert f"could not start: the hardened sandbox ({tool}) failed" in str(err.value)
+    assert "not the code's" in str(err.value)
+
+
 def test_fallback_says_why(monkeypatch):
     monkeypatch.setattr(
         _hardening, "hardening_status", lambda: (False, "the OS refuses unprivileged namespaces")

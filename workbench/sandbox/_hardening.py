@@ -187,10 +187,16 @@ def sandbox_start_failure(worker: Worker) -> str | None:
     else:
         return None
     detail = detail[:500]
+    if "No such file" in detail or "No module named" in detail or code in (126, 127):
+        fix = (
+            "the interpreter, its packages or the workbench lie where the sandbox hides them "
+            "(the home, /tmp, /run) and were not bound back; set hardened=false meanwhile"
+        )
+    else:
+        fix = _NAMESPACES_HINT
     return (
         f"could not start: the hardened sandbox ({tool}) failed ({detail}); this is the "
-        "sandbox's failure, not the code's: the interpreter, its packages and the workbench "
-        f"must be readable in the sandbox; {_NAMESPACES_HINT}"
+        f"sandbox's failure, not the code's: {fix}"
     )
 
 
@@ -231,6 +237,8 @@ def _kept(hidden: list[Path]) -> list[Path]:
     for p in paths:
         if not os.path.isabs(p) or not os.path.exists(p):
             continue
+        if not os.path.isdir(p):
+            p = os.path.dirname(p)  # a zip on PYTHONPATH: bind its folder (binds are folders)
         real = Path(os.path.realpath(p))
         if any(real == h or h in real.parents for h in hidden):
             kept.add(real)
