@@ -333,6 +333,8 @@ def _bwrap(
     out = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     out += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     out += ["--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
+    for dev in _gpu_devices():  # the fresh /dev has no GPU: bind the host's device nodes
+        out += ["--dev-bind", dev, dev]
     for h in hidden:
         out += ["--tmpfs", str(h)]
     # mount points first, then the tmpfs mounts read-only, then the binds onto them
@@ -347,6 +349,12 @@ def _bwrap(
     if shutil.which("prlimit"):
         out += ["prlimit", f"--nproc={processes}:{processes}", "--"]
     return out + list(argv)
+
+
+def _gpu_devices() -> list[str]:
+    import glob
+
+    return sorted(glob.glob("/dev/nvidia*") + glob.glob("/dev/dri") + glob.glob("/dev/kfd"))
 
 
 # -- cgroups ---------------------------------------------------------------------------------
