@@ -132,12 +132,16 @@ def _probe(tool: str) -> tuple[bool, str]:
     scratch = Path(_tmpdir()) / f"wb-probe-{uuid.uuid4().hex[:8]}"
     scratch.mkdir()
     try:
-        argv = _argv(tool, [sys.executable, "-I", "-S", "-c", "pass"], scratch, 64)
+        # the interpreter starts inside and finds the workbench (without importing it)
+        find = "import importlib.util as u, sys; sys.exit(u.find_spec('workbench') is None)"
+        argv = _argv(tool, [sys.executable, "-c", find], scratch, 64)
         probe = subprocess.run(argv, capture_output=True, text=True, timeout=20, cwd=scratch)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"{exe} failed to run ({exc})"
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if probe.returncode == 1 and not probe.stderr.strip():
+        return False, f"{exe} started, but the workbench is not importable inside"
     if probe.returncode != 0:
         detail = " ".join(probe.stderr.split())[-300:] or f"exit code {probe.returncode}"
         return False, f"{exe} could not start a worker ({detail}); {_NAMESPACES_HINT}"
@@ -146,21 +150,23 @@ def _probe(tool: str) -> tuple[bool, str]:
 
 def wrap(argv: list[str], scratch: Path, limits: Limits) -> Wrapped:
     """``argv`` inside the sandbox ``sandbox()`` chose, with its own cgroup where there is one."""
-    box = sandbox()
-    if box.tool is None:
-        from .._errors import UsageError
-
-        raise UsageError(f"hardened mode is not available here ({box.why_not}); set hardened=false")
+    box = _available()
     cgroups = _make_cgroup(box.cgroup, limits) if box.cgroup else []
     return Wrapped(_argv(box.tool, argv, scratch, limits.processes), box.tool, cgroups)
 
 
 def wrap_argv(argv: list[str], scratch: Path, processes: int = 1024) -> list[str]:
     """``argv`` inside the chosen sandbox (no cgroup): for a one-off command."""
-    tool = sandbox().tool
-    if tool is None:
-        raise RuntimeError(f"hardened mode is not available here: {sandbox().why_not}")
-    return _argv(tool, argv, scratch, processes)
+    return _argv(_available().tool, argv, scratch, processes)
+
+
+def _available() -> Sandbox:
+    box = sandbox()
+    if box.tool is None:
+        from .._errors import UsageError
+
+        raise UsageError(f"hardened mode is not available here ({box.why_not}); set hardened=false")
+    return box
 
 
 def sandbox_start_failure(worker: Worker) -> str | None:
@@ -265,12 +271,11 @@ def _pth_paths(sitedir: Path) -> list[str]:
             elif entry.name.startswith("__editable__") and entry.suffix == ".py":
                 tree = ast.parse(entry.read_text(errors="replace"))
                 for node in tree.body:
-                    if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in (
-                        "MAPPING",
-                        "NAMESPACES",
-                    ):
-                        value = ast.literal_eval(node.value)
-                        for v in value.values():
+                    target = node.target if isinstance(node, ast.AnnAssign) else None
+                    if isinstance(node, ast.Assign):
+                        target = node.targets[0]
+                    if getattr(target, "id", "") in ("MAPPING", "NAMESPACES") and node.value:
+                        for v in ast.literal_eval(node.value).values():
                             found.extend(v if isinstance(v, list) else [v])
         except (OSError, ValueError, SyntaxError):
             continue
