@@ -2,7 +2,8 @@
 
 python benchmarks/hardened_overhead.py [--starts 7] [--runs 3]
 
-Worker start: wall time of ``start_worker`` to exit for ``python -c "import numpy"`` (median of
+The sandbox alone: ``true`` run inside it (plain ``true`` for the default). Worker start: wall
+time of ``start_worker`` to exit for ``python -c "import numpy"`` (median of
 ``--starts``). Timed call: ``workbench.optimize`` with one candidate (``x + x`` on 10^6
 floats): the run's wall time and the candidate's median call, medians of ``--runs``. Modes are
 interleaved, so that a change of load hits each alike. Ratios are hardened / default.
@@ -11,10 +12,13 @@ interleaved, so that a change of load hits each alike. Ratios are hardened / def
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -43,6 +47,17 @@ def worker_start(mode: str) -> float:
     wall = time.perf_counter() - started
     assert worker.process.returncode == 0, worker.output_tail()
     worker.close()
+    return wall
+
+
+def sandbox_alone(mode: str) -> float:
+    """The sandbox's own cost: ``true`` inside it (plain ``true`` for the default)."""
+    scratch = Path(tempfile.mkdtemp(prefix="wb-bench-"))
+    argv = ["true"] if not use(mode) else _hardening.wrap_argv(["true"], scratch)
+    started = time.perf_counter()
+    subprocess.run(argv, check=True, cwd=scratch)
+    wall = time.perf_counter() - started
+    shutil.rmtree(scratch)
     return wall
 
 
@@ -78,9 +93,11 @@ def main() -> int:
         else:
             print(f"{mode}: not available ({_hardening.sandbox().why_not})")
     starts: dict[str, list[float]] = {m: [] for m in modes}
+    alone: dict[str, list[float]] = {m: [] for m in modes}
     for _ in range(args.starts):  # interleaved, so that a load change hits every mode alike
         for mode in modes:
             starts[mode].append(worker_start(mode))
+            alone[mode].append(sandbox_alone(mode))
     runs: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}
     for _ in range(args.runs):
         for mode in modes:
@@ -88,6 +105,7 @@ def main() -> int:
     rows = [
         (
             mode,
+            statistics.median(alone[mode]),
             statistics.median(starts[mode]),
             statistics.median(w for w, _ in runs[mode]),
             statistics.median(c for _, c in runs[mode]),
@@ -95,12 +113,17 @@ def main() -> int:
         for mode in modes
     ]
     base = rows[0]
-    print(f"| {'mode':<10} | worker start | ratio | optimize run | ratio | timed call | ratio |")
-    print(f"|{'-' * 12}|--------------|-------|--------------|-------|------------|-------|")
-    for mode, start, wall, call in rows:
+    print(
+        f"| {'mode':<10} | `true` inside | worker start | ratio | optimize run | ratio "
+        "| timed call | ratio |"
+    )
+    print(
+        f"|{'-' * 12}|---------------|--------------|-------|--------------|-------|------------|-------|"
+    )
+    for mode, bare, start, wall, call in rows:
         print(
-            f"| {mode:<10} | {start * 1e3:9.1f} ms | {start / base[1]:5.2f} | "
-            f"{wall:10.2f} s | {wall / base[2]:5.2f} | {call * 1e3:7.3f} ms | {call / base[3]:5.2f} |"
+            f"| {mode:<10} | {bare * 1e3:10.1f} ms | {start * 1e3:9.1f} ms | {start / base[2]:5.2f} | "
+            f"{wall:10.2f} s | {wall / base[3]:5.2f} | {call * 1e3:7.3f} ms | {call / base[4]:5.2f} |"
         )
     return 0
 
