@@ -224,6 +224,24 @@ def test_reference_is_not_blamed_for_the_sandbox(tool, monkeypatch, tmp_path):
     assert "not the code's" in str(err.value)
 
 
+def test_notes_say_which_sandbox_ran_and_what_was_missing(monkeypatch):
+    """Without bwrap, unshare runs, and the note says so and what to install."""
+    real_which = _hardening.shutil.which
+    monkeypatch.setattr(
+        _hardening.shutil, "which", lambda name: None if name == "bwrap" else real_which(name)
+    )
+    monkeypatch.setattr(_hardening, "PREFERENCE", ("bubblewrap", "unshare"))
+    _hardening._choose.cache_clear()
+    try:
+        if _hardening.sandbox().tool != "unshare":
+            pytest.skip(f"unshare refused here: {_hardening.sandbox().why_not}")
+        note = _hardening.hardening_note()
+    finally:
+        _hardening._choose.cache_clear()
+    assert note.startswith("hardened mode (unshare): workers saw a read-only filesystem")
+    assert "not available: bubblewrap: not installed; install bubblewrap (apt" in note
+
+
 def test_fallback_says_why(monkeypatch):
     monkeypatch.setattr(
         _hardening, "hardening_status", lambda: (False, "the OS refuses unprivileged namespaces")
