@@ -136,6 +136,20 @@ def test_home_unreadable(tool, project, monkeypatch):
     assert "secret.txt" in run(code, hardened=False)[0]
 
 
+def test_home_inside_a_bound_back_folder_stays_hidden(tool, tmp_path, monkeypatch):
+    """A checkout bound back (on PYTHONPATH) with HOME inside it: the deeper rule wins."""
+    (tmp_path / "kept.txt").write_text("visible")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "secret.txt").write_text("credentials")
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    )
+    monkeypatch.setenv("HOME", str(home))
+    code = f"import os\nprint(open({str(tmp_path / 'kept.txt')!r}).read(), os.listdir({str(home)!r}))\n"
+    assert "visible []" in run(code)[0]
+
+
 DAEMON = """
 import os, sys, time
 if os.fork() == 0:

@@ -208,7 +208,7 @@ def sandbox_start_failure(worker: Worker) -> str | None:
 
 # -- the view ------------------------------------------------------------------------------
 def _hidden() -> list[Path]:
-    """Directories replaced by empty read-only tmpfs mounts, outermost first."""
+    """Directories replaced by empty read-only tmpfs mounts."""
     homes = {os.environ.get("HOME") or "", os.path.expanduser("~")}
     try:
         import pwd
@@ -219,7 +219,7 @@ def _hidden() -> list[Path]:
     dirs = [*homes, "/tmp", "/var/tmp", "/run", _tmpdir()]
     real = {Path(os.path.realpath(d)) for d in dirs if d and os.path.isdir(d)}
     real -= {Path("/")}
-    return _outermost(real)
+    return sorted(real)
 
 
 def _kept(hidden: list[Path]) -> list[Path]:
@@ -251,7 +251,7 @@ def _kept(hidden: list[Path]) -> list[Path]:
         # a symlinked prefix: its own path under a hidden directory as well
         if Path(p) != real and any(h in Path(p).parents for h in hidden) and os.path.isdir(p):
             kept.add(Path(os.path.abspath(p)))
-    return _outermost(kept)
+    return sorted(kept)
 
 
 def _pth_paths(sitedir: Path) -> list[str]:
@@ -282,12 +282,20 @@ def _pth_paths(sitedir: Path) -> list[str]:
     return found
 
 
-def _outermost(paths: set[Path]) -> list[Path]:
-    out: list[Path] = []
-    for p in sorted(paths, key=lambda q: len(q.parts)):
-        if not any(o == p or o in p.parents for o in out):
-            out.append(p)
-    return out
+def _plan() -> list[tuple[str, Path]]:
+    """("hide", dir) and ("keep", dir) in the order to mount them, outermost first, the deeper
+    rule winning (a hidden home inside a kept checkout is hidden again; a venv inside that home
+    is bound back again); rules that change nothing are left out."""
+    hidden = _hidden()
+    rules = [("hide", h) for h in hidden] + [("keep", k) for k in _kept(hidden)]
+    rules.sort(key=lambda r: (len(r[1].parts), r[0] == "keep"))
+    plan: list[tuple[str, Path]] = []
+    for op, path in rules:
+        around = [r for r in plan if r[1] == path or r[1] in path.parents]
+        covering = max(around, key=lambda r: len(r[1].parts))[0] if around else "keep"
+        if (op == "hide") != (covering == "hide"):  # a hide where visible, a keep where hidden
+            plan.append((op, path))
+    return plan
 
 
 def _tmpdir() -> str:
@@ -297,14 +305,12 @@ def _tmpdir() -> str:
 
 
 def _argv(tool: str, argv: list[str], scratch: Path, processes: int) -> list[str]:
-    hidden = _hidden()
-    kept = _kept(hidden)
+    plan = _plan()
     scratch = Path(os.path.realpath(scratch))
     if tool == "bubblewrap":
-        return _bwrap(argv, scratch, hidden, kept, processes)
+        return _bwrap(argv, scratch, plan, processes)
     spec = {
-        "hide": [str(h) for h in hidden],
-        "keep": [str(k) for k in kept],
+        "plan": [(op, str(path)) for op, path in plan],
         "scratch": str(scratch),
         "shm_bytes": SHM_BYTES,
         "nproc": processes,
@@ -333,24 +339,21 @@ def _argv(tool: str, argv: list[str], scratch: Path, processes: int) -> list[str
 
 
 def _bwrap(
-    argv: list[str], scratch: Path, hidden: list[Path], kept: list[Path], processes: int
+    argv: list[str], scratch: Path, plan: list[tuple[str, Path]], processes: int
 ) -> list[str]:
     out = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     out += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     out += ["--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
     for dev in _gpu_devices():  # the fresh /dev has no GPU: bind the host's device nodes
         out += ["--dev-bind", dev, dev]
-    for h in hidden:
-        out += ["--tmpfs", str(h)]
-    # mount points first, then the tmpfs mounts read-only, then the binds onto them
-    for k in [*kept, scratch]:
-        if any(h in k.parents for h in hidden):
-            out += ["--dir", str(k)]
-    for h in hidden:
-        out += ["--remount-ro", str(h)]
-    for k in kept:
-        out += ["--ro-bind", str(k), str(k)]
-    out += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch), "--"]
+    # bind sources come from the host's tree, so the order only decides what covers what
+    for op, path in plan:
+        out += ["--tmpfs", str(path)] if op == "hide" else ["--ro-bind", str(path), str(path)]
+    out += ["--bind", str(scratch), str(scratch)]
+    for op, path in plan:  # last: bubblewrap's remount is not recursive, the binds stay as they are
+        if op == "hide":
+            out += ["--remount-ro", str(path)]
+    out += ["--chdir", str(scratch), "--"]
     if shutil.which("prlimit"):
         out += ["prlimit", f"--nproc={processes}:{processes}", "--"]
     return out + list(argv)

@@ -60,19 +60,24 @@ def setattr_ro(path: str, ro: bool, recursive: bool) -> None:
 def main() -> None:
     spec = json.loads(sys.argv[1])
     argv = sys.argv[2:]
-    keep = [(k, os.open(k, os.O_PATH)) for k in spec["keep"]]  # before hiding them
+    # the sources of the binds, opened before anything hides them
+    plan = [
+        (op, path, os.open(path, os.O_PATH) if op == "keep" else -1) for op, path in spec["plan"]
+    ]
     scratch = spec["scratch"]
     scratch_fd = os.open(scratch, os.O_PATH)
     setattr_ro("/", True, recursive=True)
-    for hidden in spec["hide"]:
-        mount("tmpfs", hidden, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
-    for path, fd in [*keep, (scratch, scratch_fd)]:
+    for op, path, fd in [*plan, ("keep", scratch, scratch_fd)]:  # outermost first
         os.makedirs(path, exist_ok=True)
-        mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        os.close(fd)
+        if op == "hide":
+            mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+        else:
+            mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            os.close(fd)
     setattr_ro(scratch, False, recursive=False)
-    for hidden in spec["hide"]:
-        setattr_ro(hidden, True, recursive=False)
+    for op, path, _ in plan:
+        if op == "hide":
+            setattr_ro(path, True, recursive=False)
     if os.path.isdir("/dev/shm"):
         mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['shm_bytes']}")
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
