@@ -405,7 +405,7 @@ def _cgroup_kind() -> tuple[str | None, str]:
                 return None, "the pids and memory controllers are not delegated to this user"
         return kind, ""
     except OSError as exc:
-        return None, f"this user may not create one ({exc.strerror})"
+        return None, f"this user may not create one: {exc.strerror}"
     finally:
         for path in made:
             _remove_cgroup(path)
