@@ -484,6 +484,8 @@ class _Run:
                 if "output" not in c
             ]
             if report.fault and not ok:
+                if report.fault.reason.startswith("could not start"):  # the sandbox's fault
+                    raise UsageError(f"the worker {report.fault.reason}")
                 raise UsageError(
                     f"the reference {report.fault.reason}; try smaller inputs or a larger "
                     "timeout (%wb config timeout=...)"
@@ -743,14 +745,14 @@ def _tokens_used(strategies: list[Strategy]) -> int:
 def _hardening_in_force(settings: Settings) -> tuple[Settings, str | None]:
     if not settings.hardened:
         return settings, None
-    from ..sandbox._hardening import hardening_status
+    from ..sandbox._hardening import hardening_note, hardening_status
 
     available, why = hardening_status()
     if not available:
         return settings.replace(hardened=False), (
             f"hardened mode is not available here ({why}); ran with the default isolation"
         )
-    return settings, "hardened mode: workers had no network and could not see your home directory"
+    return settings, hardening_note()
 
 
 def _reference_notes(reference: Reference) -> list[str]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..execute import timing_slot, verification_slot
-from ..sandbox import Limits
+from ..sandbox import Limits, Worker, sandbox_start_failure
 from ..sandbox._channel import Channel, WorkerGone
 from ..sandbox._wire import WireError
 from ._verify import Tolerance, compare, preview
@@ -135,7 +135,7 @@ class VerifyJob:
                     report.tests.append(channel.recv())
                 channel.send({"cmd": "exit"})
             except WorkerGone:
-                report.fault = fault_of(channel, phase)
+                report.fault = fault_of(channel.worker, phase)
             except WireError as exc:
                 report.fault = Fault("error", f"sent a malformed result during {phase}: {exc}")
             finally:
@@ -291,7 +291,7 @@ class TimingJob:
                         self._current = sides.get("candidate", sides["reference"])
                         self._current.profile(report.size, self.plan.profile)
             except WorkerGone:
-                report.fault = fault_of(self._current.channel, "timing")
+                report.fault = fault_of(self._current.channel.worker, "timing")
                 report.fault_side = self._current.name
             except WireError as exc:
                 report.fault = Fault("error", f"sent a malformed result during timing: {exc}")
@@ -413,7 +413,7 @@ class _Side:
         try:
             msg = self.channel.recv()
         except WorkerGone:
-            fault = fault_of(self.channel, "profiling")
+            fault = fault_of(self.channel.worker, "profiling")
             msg = {"kind": "profile", "note": f"the profiled call {fault.reason}: no line profile"}
         except WireError as exc:
             msg = {"kind": "profile", "note": f"the line profile was malformed ({exc})"}
@@ -468,13 +468,14 @@ def explain(error: str, limits: Limits) -> tuple[str, str]:
     return "error", error
 
 
-def fault_of(channel: Channel, phase: str) -> Fault:
-    """Why the worker behind ``channel`` ended early, in one line."""
-    worker = channel.worker
+def fault_of(worker: Worker, phase: str) -> Fault:
+    """Why ``worker`` ended early, in one line."""
     try:
         worker.process.wait(timeout=2)
     except Exception:
         pass
+    if (sandbox_failed := sandbox_start_failure(worker)) is not None:
+        return Fault("error", sandbox_failed)  # the sandbox's failure, not the program's
     if worker.verdict is not None:
         status = "error" if worker.verdict.status == "disk" else worker.verdict.status
         return Fault(status, f"{worker.verdict.reason}, during {phase}")

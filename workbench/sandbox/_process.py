@@ -25,8 +25,10 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -70,6 +72,7 @@ class Limits:
     memory_mb: int = 4096  # resident memory of the process tree
     disk_mb: int = 1024  # largest file, and the scratch directory in total
     output_cap: int = 64 * 1024  # bytes of stdout/stderr kept
+    processes: int = 1024  # processes and threads of the tree (hardened: cgroup or rlimit)
 
 
 @dataclass
@@ -80,7 +83,12 @@ class Verdict:
     reason: str
 
 
-def _preexec(limits: Limits) -> None:  # runs in the child between fork and exec
+def _preexec(limits: Limits, join: Callable[[], None] | None) -> None:  # fork..exec
+    if join is not None:
+        try:
+            join()  # the run's cgroup; without it the rlimit and the watchdog still bound it
+        except OSError:
+            pass
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     fsize = limits.disk_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
@@ -111,6 +119,8 @@ class Worker:
     run_id: str
     started: float = field(default_factory=time.monotonic)
     verdict: Verdict | None = None
+    sandbox: str | None = None  # "bubblewrap" / "unshare" when hardened
+    wrapped: Any = None  # the sandbox's clean-up (its cgroup)
     _stop: threading.Event = field(default_factory=threading.Event)
     _paused_at: float | None = None
 
@@ -161,7 +171,15 @@ class Worker:
                     )
                 )
                 return
-            rss = _tree_rss(proc)
+            rss, count = _tree_rss(proc)
+            if count > self.limits.processes:
+                self._kill(
+                    Verdict(
+                        "error",
+                        f"started over {self.limits.processes:,} processes (the process limit)",
+                    )
+                )
+                return
             if rss > limit:
                 self._kill(
                     Verdict(
@@ -222,6 +240,8 @@ class Worker:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+        if self.wrapped is not None:
+            self.wrapped.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     # -- reporting -----------------------------------------------------------------------
@@ -264,15 +284,17 @@ def start_worker(
     (scratch / ".wb").mkdir()
     run_id = uuid.uuid4().hex[:12]
     env = scrubbed_env(scratch, {**(extra_env or {}), RUN_MARKER: run_id})
+    wrapped = None
     if hardened:
-        from ._hardening import wrap_argv
+        from ._hardening import wrap
 
-        argv = wrap_argv(argv)
+        wrapped = wrap(argv, scratch, limits)
+        argv = wrapped.argv
     with (
         open(scratch / ".wb" / "stdout.txt", "wb") as stdout,
         open(scratch / ".wb" / "stderr.txt", "wb") as stderr,
     ):
-        process = subprocess.Popen(
+        process = (_SandboxedPopen if wrapped else subprocess.Popen)(
             argv,
             cwd=scratch,
             env=env,
@@ -281,11 +303,28 @@ def start_worker(
             stderr=stderr,
             pass_fds=pass_fds,
             start_new_session=True,
-            preexec_fn=lambda: _preexec(limits),
+            preexec_fn=lambda: _preexec(limits, wrapped.join if wrapped else None),
         )
     worker = Worker(process=process, scratch=scratch, limits=limits, run_id=run_id)
+    if wrapped is not None:
+        worker.sandbox, worker.wrapped = wrapped.tool, wrapped
     worker.watch()
     return worker
+
+
+class _SandboxedPopen(subprocess.Popen):
+    """A sandbox's first process reports its worker's death by signal N as exit code 128 + N
+    (bubblewrap and ``_nsinit`` alike): read it back as the signal, as for a plain worker."""
+
+    @property  # type: ignore[override]
+    def returncode(self) -> int | None:
+        return self._code
+
+    @returncode.setter
+    def returncode(self, code: int | None) -> None:
+        if code is not None and 128 < code <= 128 + 64:
+            code = 128 - code
+        self._code = code
 
 
 def sweep(run_id: str) -> int:
@@ -303,18 +342,19 @@ def sweep(run_id: str) -> int:
     return killed
 
 
-def _tree_rss(proc: psutil.Process) -> int:
+def _tree_rss(proc: psutil.Process) -> tuple[int, int]:
+    """Resident memory of the tree, and how many processes it has."""
     total = 0
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.Error:
-        return 0
+        return 0, 0
     for p in procs:
         try:
             total += p.memory_info().rss
         except psutil.Error:
             pass
-    return total
+    return total, len(procs)
 
 
 def _dir_size(path: Path) -> int:
