@@ -213,7 +213,9 @@ def test_a_worker_killed_mid_job_loses_nothing(cluster, tmp_path):
                 workers[i] = _start_worker(address, tmp_path / "restarted.log")
         client.wait_for_workers(2, timeout=60)
     assert killed, "no worker was busy to kill"
-    assert [c.status for c in res.candidates] == ["passed", "failed"]
+    assert [c.status for c in res.candidates] == ["passed", "failed"], [
+        c.reason for c in res.candidates
+    ]
 
 
 def test_an_unreachable_scheduler_says_where_and_what_to_check():

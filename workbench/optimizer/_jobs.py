@@ -311,7 +311,8 @@ class TimingJob:
         until the budget is spent or every side's median is known to about 1 %."""
         plan, tol = self.plan, self.tol or Tolerance()
         paired = "candidate" in sides
-        per_call = max(sides["reference"].timing.warmup, 1e-6)
+        # a block of calls lasts about a twentieth of the budget on the slower side
+        per_call = max(max(s.timing.warmup for s in sides.values()), 1e-6)
         block = max(1, min(50, int(max(0.02, plan.budget / 20) / per_call)))
         k, turn, started = 0, 0, time.perf_counter()
         while True:
@@ -329,8 +330,7 @@ class TimingJob:
                         report.failure = f"{diff} (timed call {k + i + 1}, size {report.size})"
                         return
             k, turn = k + count, turn + 1
-            times = sides["reference"].timing.times
-            per_call = max(sorted(times)[len(times) // 2], 1e-6)
+            per_call = max(max(_median(s.timing.times) for s in sides.values()), 1e-6)
             block = max(1, min(50, int(max(0.02, plan.budget / 20) / per_call)))
             if k >= plan.max_repeats:
                 return
@@ -496,6 +496,11 @@ def fault_of(worker: Worker, phase: str) -> Fault:
         "crashed",
         f"ended the worker process ({worker.exit_description()}, e.g. os._exit) during {phase}",
     )
+
+
+def _median(times: list[float]) -> float:
+    s = sorted(times)
+    return s[len(s) // 2] if s else 0.0
 
 
 def _stable(times: list[float]) -> bool:
