@@ -490,7 +490,26 @@ def _make_sketch(np):
             return {"seq": [sketch(v) for v in value], "type": type(value).__name__}
         if isinstance(value, (int, float, complex, np.number, bool, np.bool_)):
             return {"scalar": complex(value)}
-        return {"repr": repr(value)[:200], "type": type(value).__name__}
+        if isinstance(value, dict):  # by key, whatever the insertion order
+            items = sorted(((repr(k), v) for k, v in value.items()), key=lambda kv: kv[0])
+            return {"seq": [sketch(v) for _, v in items], "type": repr([k for k, _ in items])}
+        if type(value).__module__.startswith("pandas") and hasattr(value, "to_numpy"):
+            parts = (
+                [value] if value.ndim == 1 else [value.iloc[:, j] for j in range(value.shape[1])]
+            )
+            cols = []
+            for part in parts:
+                arr = part.to_numpy()
+                cols.append(sketch(arr) if arr.dtype.kind in "biufc" else digest(arr.tolist()))
+            return {"seq": cols, "type": f"{type(value).__name__} {value.shape}"}
+        return digest(value)
+
+    def digest(value):
+        # the whole repr, hashed: never a truncated one
+        import hashlib
+
+        text = repr(value)
+        return {"repr": hashlib.sha256(text.encode()).hexdigest(), "type": type(value).__name__}
 
     return sketch
 
