@@ -468,6 +468,8 @@ def _make_sketch(np):
     projections differ by at most atol*size + rtol*sum|ref|: the kernel checks exactly that.
     """
 
+    from hashlib import sha256
+
     def sketch(value):
         if isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
             flat = value.ravel()
@@ -505,11 +507,9 @@ def _make_sketch(np):
         return digest(value)
 
     def digest(value):
-        # the whole repr, hashed: never a truncated one
-        import hashlib
-
-        text = repr(value)
-        return {"repr": hashlib.sha256(text.encode()).hexdigest(), "type": type(value).__name__}
+        # the whole repr, hashed (bound before the program loads): never a truncated one
+        text = repr(value.tolist() if isinstance(value, np.ndarray) else value)
+        return {"repr": sha256(text.encode()).hexdigest(), "type": type(value).__name__}
 
     return sketch
 
