@@ -223,6 +223,9 @@ def _example_args(
 ) -> tuple[tuple, str]:
     """The positional argument tuple of an example call, and the call as text."""
     if isinstance(example, str):
+        example = example.strip()
+        if len(example) > 1 and example[0] == example[-1] and example[0] in "'\"":
+            example = example[1:-1]  # --example "f(X, 3)" keeps its quotes
         call = _parse_call(example, entry)
         args, kwargs = _evaluate_call(call, namespace or {}, safe=False, text=example)
         text = example.strip()
@@ -334,12 +337,17 @@ def _bind(fn: Callable | None, entry: str, args: tuple, kwargs: dict) -> tuple:
         bound = sig.bind(*args, **kwargs)
     except TypeError as exc:
         raise UsageError(f"the example does not fit {entry}{_sig(fn)}: {exc}") from None
-    if bound.kwargs:
+    named = [
+        n
+        for n in bound.arguments
+        if sig.parameters[n].kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.VAR_KEYWORD)
+    ]
+    if named:
         raise UsageError(
-            f"{entry}'s keyword-only argument(s) {', '.join(bound.kwargs)} cannot be passed "
-            "yet: give them defaults, or make them positional"
+            f"{entry}'s keyword-only argument(s) {', '.join(named)} cannot be given in the "
+            "example yet: make them positional, or leave them at their defaults"
         )
-    bound.apply_defaults()
+    bound.apply_defaults()  # the positional ones before a keyword one, so the order holds
     return tuple(bound.args)
 
 
@@ -374,7 +382,7 @@ def _from_history(
     cells = (namespace or {}).get("In")
     if not isinstance(cells, list) or len(cells) < 2:
         return None
-    for number in range(len(cells) - 2, 0, -1):  # the last entry is the cell running now
+    for number in range(len(cells) - 1, 0, -1):
         source = cells[number]
         if not isinstance(source, str) or entry not in source:
             continue

@@ -330,7 +330,7 @@ def _compare_arrays(
     if ek in "mM" and ak == ek:  # dates and durations: exact, NaT equal to NaT
         common = np.promote_types(expected.dtype, actual.dtype)
         bad = expected.astype(common).view("i8") != actual.astype(common).view("i8")
-    elif ek == "O":  # objects (strings, None, containers): each by its own comparison
+    elif ek == "O" and expected.ndim:  # objects (strings, None, containers): each by its own
         for idx in np.ndindex(expected.shape):
             diff = compare(expected[idx], actual[idx], tol, f"{where}[{', '.join(map(str, idx))}]")
             if diff:

@@ -504,6 +504,17 @@ def _make_sketch(np):
                 arr = part.to_numpy()
                 cols.append(sketch(arr) if arr.dtype.kind in "biufc" else digest(arr.tolist()))
             return {"seq": cols, "type": f"{type(value).__name__} {value.shape}"}
+        module = type(value).__module__
+        if module.startswith("torch") and hasattr(value, "detach"):
+            return {
+                "seq": [sketch(value.detach().cpu().double().numpy())],
+                "type": str(value.dtype),
+            }
+        if module.startswith("scipy.sparse") and hasattr(value, "tocoo"):  # column sums
+            return {
+                "seq": [sketch(np.asarray(value.sum(axis=0)).ravel())],
+                "type": repr(value.shape),
+            }
         return digest(value)
 
     def digest(value):

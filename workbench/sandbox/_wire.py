@@ -141,7 +141,9 @@ def encode(obj: Any) -> bytes:
                 "unit": str(dtype.unit),
                 "tz": str(dtype.tz),
             }
-        items = [None if v is pd.NA or (v is not None and v != v) else v for v in list(values.array)]
+        items = [
+            None if v is pd.NA or (v is not None and v != v) else v for v in list(values.array)
+        ]
         return {"t": "pd.ext", "dtype": str(dtype), "v": [enc(x, depth + 1) for x in items]}
 
     def index(value: Any, depth: int) -> dict[str, Any]:

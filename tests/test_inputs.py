@@ -1,0 +1,321 @@
+"""Inputs from what is in front of the user: an example call, the notebook's history, a seeded
+builder; real types (pandas, sparse, torch, records) across the isolation boundary."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import workbench
+from workbench._errors import InputsError, UsageError
+from workbench.optimize._inputs import _from_history, _Resample, _rows
+from workbench.optimize._task import task_from
+
+ROWWISE = """
+def total_scores(df):
+    def score(row):
+        return row["price"] * row["qty"] + (5.0 if row["cat"] == "a" else 0.0)
+    return df.apply(score, axis=1)
+"""
+
+ROWWISE_FAST = """
+import numpy as np
+def total_scores(df):
+    return df["price"] * df["qty"] + np.where(df["cat"] == "a", 5.0, 0.0)
+"""
+
+ROWWISE_ONE_CELL_WRONG = """
+import numpy as np
+def total_scores(df):
+    out = df["price"] * df["qty"] + np.where(df["cat"] == "a", 5.0, 0.0)
+    if len(out) > 5:
+        out.iloc[5] += 1.0
+    return out
+"""
+
+
+def orders(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "price": rng.random(n) * 100,
+            "qty": rng.integers(1, 10, n),
+            "cat": rng.choice(["a", "b", "c"], n),
+        }
+    )
+
+
+def statuses(res) -> dict[str, str]:
+    return {c.code.strip(): c.status for c in res.candidates}
+
+
+def test_dataframe_example_through_the_api():
+    df = orders(600)
+    res = workbench.optimize(
+        ROWWISE,
+        example=((df,), {}),
+        strategies=[],
+        candidates=[ROWWISE_FAST, ROWWISE_ONE_CELL_WRONG],
+        namespace={},
+    )
+    fast, wrong = res.candidates
+    assert fast.status == "passed", fast.reason
+    assert wrong.status == "failed"
+    assert "result[5]" in wrong.reason  # the one wrong cell, by position
+    assert res.inputs["source"] == "example"
+    assert res.inputs["rows"] == 600 and res.reference.timing.size == 600
+    assert res.inputs["shrunk"] >= 4 and res.inputs["generated"] >= 3
+    assert res.inputs["timing"] == "bootstrap"
+    assert any(label.startswith("generated") for label in res.inputs["labels"])
+    assert res.inputs["labels"][-1] == "example (600 rows)"
+
+
+def test_dataframe_builder_no_longer_crashes_the_run(optimize_via):
+    """The issue's crash: a builder returning a DataFrame stopped the run with 'The truth
+    value of a DataFrame is ambiguous'."""
+    res = optimize_via(
+        ROWWISE, inputs=lambda n: (orders(n, n),), strategies=(), candidates=[ROWWISE_FAST]
+    )
+    assert res.candidates[0].status == "passed", res.candidates[0].reason
+    assert res.inputs["source"] == "inputs"
+
+
+KTH = """
+import numpy as np
+def top_k_sum(X, k=2, scale=1.0):
+    out = np.empty(X.shape[0])
+    for i in range(X.shape[0]):
+        out[i] = sorted(X[i])[-k:][0] * 0 + sum(sorted(X[i])[-k:]) * scale
+    return out
+"""
+
+KTH_FAST = """
+import numpy as np
+def top_k_sum(X, k=2, scale=1.0):
+    return np.sort(X, axis=1)[:, -k:].sum(axis=1) * scale
+"""
+
+
+def test_line_magic_takes_an_example_call_with_keywords(shell):
+    shell.run_cell(textwrap.dedent(KTH))
+    shell.user_ns["X"] = np.random.default_rng(0).random((300, 6))
+    shell.user_ns["cands"] = [KTH_FAST]
+    res = shell.run_line_magic(
+        "optimize", "top_k_sum(X, k=3, scale=0.5) --strategies none --candidates cands"
+    )
+    assert res.candidates[0].status == "passed", res.candidates[0].reason
+    assert res.inputs["source"] == "example"
+    assert res.inputs["call"] == "top_k_sum(X, k=3, scale=0.5)"
+    assert res.reference.timing.size == 300
+
+
+def test_cell_magic_example_option(shell):
+    shell.user_ns["X"] = np.random.default_rng(1).random((200, 5))
+    shell.user_ns["cands"] = [KTH_FAST]
+    res = shell.run_cell_magic(
+        "optimize",
+        '--example "top_k_sum(X, 2)" --strategies none --candidates cands',
+        textwrap.dedent(KTH),
+    )
+    assert res.candidates[0].status == "passed", res.candidates[0].reason
+    assert res.inputs["source"] == "example" and res.inputs["rows"] == 200
+
+
+def test_last_call_in_the_history_is_the_example(shell):
+    shell.run_cell("X = np.random.default_rng(2).random((150, 4))", store_history=True)
+    shell.run_cell(textwrap.dedent(KTH), store_history=True)
+    shell.run_cell("top_k_sum(X[:150], 2)", store_history=True)
+    shell.user_ns["cands"] = [KTH_FAST]
+    res = shell.run_cell_magic(
+        "optimize", "--strategies none --candidates cands", textwrap.dedent(KTH)
+    )
+    assert res.inputs["source"] == "history"
+    assert res.inputs["history"].startswith("In[")
+    assert "top_k_sum(X[:150], 2)" in res.inputs["description"]
+    assert res.candidates[0].status == "passed", res.candidates[0].reason
+
+
+def test_history_skips_calls_that_would_run_code():
+    ns = {"In": ["", "X = 1", "f(load(X))", "f(X)  # plain", "f(load(X))", "now"], "X": [1, 2]}
+    args, call, where = _from_history("f", None, ns)
+    assert args == ([1, 2],) and call == "f(X)" and where == "In[3]"
+    recursive = {"In": ["", "def f(x):\n    return f(x - 1) if x else 0", "now"]}
+    assert _from_history("f", None, recursive) is None
+
+
+def test_no_source_says_what_to_pass():
+    with pytest.raises(InputsError, match=r"an example call .*--inputs NAME"):
+        workbench.optimize(ROWWISE, strategies=[], namespace={})
+
+
+def test_example_naming_an_undefined_variable_is_one_clear_line(shell):
+    shell.run_cell(textwrap.dedent(KTH))
+    with pytest.raises(Exception, match="names 'Y', which is not defined"):
+        shell.run_line_magic("optimize", "top_k_sum(Y, 2) --strategies none")
+
+
+def test_seeded_builder(optimize_via):
+    def make(n, seed):
+        return (np.random.default_rng(seed).random((n, 4)),)
+
+    res = optimize_via(KTH, inputs=make, strategies=(), candidates=[KTH_FAST], sizes=[2, 9, 40])
+    assert res.candidates[0].status == "passed", res.candidates[0].reason
+    assert res.inputs["source"] == "inputs"
+
+
+WORDS = """
+def word_counts(text, min_len=1):
+    counts = {}
+    for word in text.lower().split():
+        word = word.strip(".,;:!?")
+        if len(word) >= min_len:
+            counts[word] = counts.get(word, 0) + 1
+    return counts
+"""
+
+WORDS_FAST = """
+from collections import Counter
+def word_counts(text, min_len=1):
+    words = (w.strip(".,;:!?") for w in text.lower().split())
+    return dict(sorted(Counter(w for w in words if len(w) >= min_len).items()))
+"""
+
+WORDS_WRONG = """
+from collections import Counter
+def word_counts(text, min_len=1):
+    return dict(Counter(w.strip(".,;:!?") for w in text.split() if len(w) >= min_len))
+"""
+
+
+def test_string_example_dict_results_in_another_order_pass():
+    text = " ".join(["The cat sat.", "A dog; the CAT ran!", "Birds fly, cats sit"] * 300)
+    res = workbench.optimize(
+        WORDS,
+        example=((text,), {"min_len": 2}),
+        strategies=[],
+        candidates=[WORDS_FAST, WORDS_WRONG],
+        namespace={},
+    )
+    fast, wrong = res.candidates
+    assert fast.status == "passed", fast.reason  # sorted keys: same dict
+    assert wrong.status == "failed"
+    assert res.inputs["timing"] == "words"
+
+
+def test_reference_that_rejects_resampled_rows_times_the_example_and_says_so():
+    strict = """
+import numpy as np
+def gaps(x):
+    if np.any(np.diff(x) < 0):
+        raise ValueError("x must be sorted")
+    return np.diff(x)
+"""
+    x = np.sort(np.random.default_rng(3).random(500))
+    res = workbench.optimize(strict, example=((x,), {}), strategies=[], namespace={})
+    assert res.inputs["timing"] == "fixed"
+    assert any("timing reuses the example's own values" in n for n in res.notes)
+    assert any("left out because the reference raises" in n for n in res.notes)
+    assert res.reference.timing is not None
+
+
+def test_rows_are_shared_and_resampled_together():
+    X, y, w = np.arange(20).reshape(10, 2), np.arange(10), np.ones(2)
+    rows, which = _rows((X, y, w, 3))
+    assert rows == 10 and which == [0, 1]
+    X2, y2, w2, k = _Resample((X, y, w, 3), which, rows, "bootstrap")(7)
+    assert np.array_equal(X2[:, 0] // 2, y2)  # the same rows of X and y
+    assert w2 is not w and k == 3
+
+
+def test_task_example_positional_binding_defaults():
+    from workbench.optimize._inputs import _bind
+
+    task = task_from(KTH)
+    ns: dict = {}
+    exec(task.source, ns)
+    assert _bind(ns["top_k_sum"], "top_k_sum", (1,), {"scale": 2.0}) == (1, 2, 2.0)
+    with pytest.raises(UsageError, match="does not fit"):
+        _bind(ns["top_k_sum"], "top_k_sum", (1,), {"nope": 2})
+
+
+# -- types across the boundary, through the whole run ----------------------------------------
+
+UNKNOWN = """
+class Box:
+    def __init__(self, v):
+        self.v = v
+    def __repr__(self):
+        return "Box"
+def boxed(x):
+    return Box(x.sum())
+"""
+
+
+def test_a_result_that_cannot_be_compared_is_unverified_never_passed():
+    wrong = UNKNOWN.replace("Box(x.sum())", "Box(-1)")
+    res = workbench.optimize(
+        UNKNOWN, inputs=lambda n: (np.arange(n),), strategies=[], candidates=[wrong], namespace={}
+    )
+    assert res.candidates[0].status == "unverified"
+    assert "cannot compare" in res.candidates[0].reason
+    assert res.best is None
+    assert any("unverified" in n for n in res.notes)
+
+
+SPARSE = """
+def row_sums(m):
+    out = []
+    for i in range(m.shape[0]):
+        out.append(m[i].sum())
+    return m.multiply(2.0).tocsr(), out
+"""
+
+SPARSE_FAST = """
+import numpy as np
+def row_sums(m):
+    return (m * 2.0).tocsr(), [float(v) for v in np.asarray(m.sum(axis=1)).ravel()]
+"""
+
+
+def test_sparse_matrix_argument_and_result():
+    sp = pytest.importorskip("scipy.sparse")
+    m = sp.random(80, 30, density=0.2, format="csr", random_state=0)
+    wrong = SPARSE_FAST.replace("(m * 2.0)", "(m * 2.5)")
+    res = workbench.optimize(
+        SPARSE,
+        example=((m,), {}),
+        strategies=[],
+        candidates=[SPARSE_FAST, wrong],
+        namespace={},
+    )
+    fast, bad = res.candidates
+    assert fast.status == "passed", fast.reason
+    assert bad.status == "failed" and "result[0][" in bad.reason
+
+
+TORCH = """
+import torch
+def softplus_rows(t):
+    out = torch.empty_like(t)
+    for i in range(t.shape[0]):
+        out[i] = torch.log1p(torch.exp(t[i]))
+    return out
+"""
+
+TORCH_FAST = """
+import torch
+def softplus_rows(t):
+    return torch.nn.functional.softplus(t)
+"""
+
+
+def test_torch_tensor_argument_and_result():
+    torch = pytest.importorskip("torch")
+    t = torch.randn(64, 8, generator=torch.Generator().manual_seed(0))
+    res = workbench.optimize(
+        TORCH, example=((t,), {}), strategies=[], candidates=[TORCH_FAST], namespace={}
+    )
+    assert res.candidates[0].status == "passed", res.candidates[0].reason
