@@ -489,6 +489,11 @@ def _rows(args: tuple) -> tuple[int | None, list[int]]:
     return rows, [i for i, n in enumerate(lengths) if n == rows]
 
 
+def _unit(args: tuple, which: list[int]) -> str:
+    kinds = {_kind(args[i]) for i in which}
+    return "characters" if kinds == {"str"} else "items" if kinds == {"list"} else "rows"
+
+
 def _subset(args: tuple, which: list[int], idx: np.ndarray, keep_labels: bool = False) -> tuple:
     return tuple(
         _take(a, idx, keep_labels) if i in which else copy.deepcopy(a) for i, a in enumerate(args)
@@ -705,13 +710,16 @@ def _from_example(
         )
     # subsets of the real rows: the first rows for the smallest, random subsets (in order) above
     rng = np.random.default_rng(0)
+    unit = _unit(args, which)
     chosen = sorted({n for n in (sizes or SHRINK_SIZES) if 0 < n < rows})
     derived: list[tuple[tuple, str, str]] = []
     for n in chosen:
-        idx = np.arange(n) if n <= 3 else np.sort(rng.choice(rows, n, replace=False))
-        derived.append((_subset(args, which, idx), f"{n} of {rows:,} rows", "shrunk"))
+        prefix = n <= 3 or unit == "characters"  # text: its beginning, words intact
+        idx = np.arange(n) if prefix else np.sort(rng.choice(rows, n, replace=False))
+        derived.append((_subset(args, which, idx), f"{n} of {rows:,} {unit}", "shrunk"))
     for case, n in _generated(args, which, GENERATED):
-        derived.append((case, f"generated, {n} rows" if n else "generated, empty", "generated"))
+        size = f"{n * 4} characters" if unit == "characters" else f"{n} {unit}"
+        derived.append((case, f"generated, {size}" if n else "generated, empty", "generated"))
     modes = ["words"] if all(_kind(args[i]) == "str" for i in which) else ["bootstrap", "permute"]
     probes = [
         (_Resample(args, which, rows, mode, limit=PROBE_ROWS)(seed), mode)
@@ -740,12 +748,12 @@ def _from_example(
             "words": "its words shuffled",
         }[mode]
     cases = [c for c, _, _ in kept] + [args]
-    labels = [label for _, label, _ in kept] + [f"{source} ({rows:,} rows)"]
+    labels = [label for _, label, _ in kept] + [f"{source} ({rows:,} {unit})"]
     shrunk = [c for c in kept if c[2] == "shrunk"]
     generated = [c for c in kept if c[2] == "generated"]
     description = (
-        f"{source} {call}: {rows:,} rows; verified on {len(shrunk)} subset(s), "
-        f"{len(generated)} generated case(s) and the {source} itself; timed at {rows:,} rows ({how})"
+        f"{source} {call}: {rows:,} {unit}; verified on {len(shrunk)} subset(s), "
+        f"{len(generated)} generated case(s) and the {source} itself; timed at {rows:,} {unit} ({how})"
     )
     return Inputs(
         cases,
@@ -758,6 +766,7 @@ def _from_example(
         details={
             "call": call,
             "rows": rows,
+            "unit": unit,
             "shrunk": len(shrunk),
             "generated": len(generated),
             "dropped": len(dropped),
