@@ -1,1 +1,0 @@
-from ..optimize import optimize
