@@ -319,3 +319,50 @@ def test_torch_tensor_argument_and_result():
         TORCH, example=((t,), {}), strategies=[], candidates=[TORCH_FAST], namespace={}
     )
     assert res.candidates[0].status == "passed", res.candidates[0].reason
+
+
+SUMMARY = """
+import numpy as np
+import pandas as pd
+def summarize(X):
+    means = []
+    for row in X:
+        total = 0.0
+        for v in row:
+            total += v
+        means.append(total / len(row))
+    counts = {}
+    for v in X[:, 0]:
+        key = "high" if v > 0.5 else "low"
+        counts[key] = counts.get(key, 0) + 1
+    table = pd.DataFrame({"mean": means, "first": X[:, 0]})
+    return means, counts, table
+"""
+
+SUMMARY_FAST = """
+import numpy as np
+import pandas as pd
+def summarize(X):
+    means = X.mean(axis=1)
+    high = int((X[:, 0] > 0.5).sum())
+    counts = {"low": len(X) - high, "high": high}  # another order: still the same dict
+    counts = {k: v for k, v in counts.items() if v}
+    return [float(m) for m in means], counts, pd.DataFrame({"mean": means, "first": X[:, 0]})
+"""
+
+
+def test_honest_lists_dicts_and_dataframes_pass_and_one_wrong_cell_fails(optimize_via):
+    wrong = SUMMARY_FAST.replace(
+        'pd.DataFrame({"mean": means,',
+        'pd.DataFrame({"mean": np.where(np.arange(len(X)) == 3, 0.0, means),',
+    )
+    res = optimize_via(
+        SUMMARY,
+        inputs=lambda n: (np.random.default_rng(n).random((n, 5)),),
+        strategies=(),
+        candidates=[SUMMARY_FAST, wrong],
+        sizes=[1, 4, 9, 60],
+    )
+    fast, bad = res.candidates
+    assert fast.status == "passed", fast.reason
+    assert bad.status == "failed" and "result[2]['mean'][3]" in bad.reason, bad.reason
