@@ -366,3 +366,53 @@ def test_honest_lists_dicts_and_dataframes_pass_and_one_wrong_cell_fails(optimiz
     fast, bad = res.candidates
     assert fast.status == "passed", fast.reason
     assert bad.status == "failed" and "result[2]['mean'][3]" in bad.reason, bad.reason
+
+
+QSORT = """
+def qsort(x):
+    x = list(x)
+    if len(x) <= 1:
+        return x
+    p = x[0]
+    return qsort([v for v in x[1:] if v < p]) + [p] + qsort([v for v in x[1:] if v >= p])
+"""
+
+
+def test_stress_finds_the_shape_that_slows_the_reference_and_times_candidates_on_it(shell):
+    """A first-element-pivot quicksort is quadratic on sorted and repeated values."""
+    shell.user_ns["xs"] = [float(v) for v in np.random.default_rng(4).random(500)]
+    shell.run_cell(QSORT)
+    shell.user_ns["cands"] = ["def qsort(x):\n    return sorted(x)\n"]
+    res = shell.run_line_magic(
+        "optimize", "qsort(xs) --strategies none --candidates cands --stress"
+    )
+    stress = res.inputs["stress"]
+    assert stress["variant"] in ("sorted", "reverse-sorted", "one repeated row"), stress
+    assert stress["slowdown"] > 3  # the reference is much slower there than on shuffled rows
+    (cand,) = res.candidates
+    assert cand.status == "passed", cand.reason
+    on_stress = stress["candidates"][cand.id]
+    assert on_stress["wrong"] is None and on_stress["speedup"] > cand.speedup
+    assert any(n.startswith("--stress:") for n in res.notes)
+
+
+def test_stress_fails_a_candidate_wrong_on_the_stress_shape():
+    wrong_when_repeated = (
+        "def qsort(x):\n"
+        "    if len(x) > 50 and len(set(x)) == 1:\n"
+        "        return [x[0]]\n"
+        "    return sorted(x)\n"
+    )
+    xs = [float(v) for v in np.random.default_rng(5).random(400)]
+    res = workbench.optimize(
+        QSORT,
+        example=((xs,), {}),
+        stress=True,
+        strategies=[],
+        candidates=[wrong_when_repeated],
+        namespace={},
+    )
+    if res.inputs["stress"]["variant"] != "one repeated row":
+        pytest.skip(f"the slowest shape here was {res.inputs['stress']['variant']}")
+    assert res.candidates[0].status == "failed"
+    assert "stress inputs: one repeated row" in res.candidates[0].reason

@@ -147,6 +147,12 @@ class WorkbenchMagics(Magics):
         help="rounds of LLM refinement with the results as feedback (default 2 with an LLM)",
     )
     @argument("--hint", metavar="TEXT", help="your advice for the LLM's next round, in quotes")
+    @argument(
+        "--stress",
+        action="store_true",
+        help="also time the passed candidates on the input shape (sorted, duplicate-heavy) that"
+        " slows the reference most",
+    )
     @argument("--accept", action="store_true", help="bind the best verified candidate right away")
     @line_cell_magic
     def optimize(self, line: str, cell: str | None = None) -> Any:
@@ -210,6 +216,7 @@ class WorkbenchMagics(Magics):
                 subject,
                 inputs=inputs,
                 example=args.example,
+                stress=args.stress,
                 tests=tests,
                 strategies=strategies,
                 candidates=candidates,

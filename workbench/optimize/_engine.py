@@ -19,7 +19,7 @@ from ..sandbox._process import Limits
 from ..sandbox._runner import Program, RunReport, run_program
 from ..sandbox._scan import scan
 from ..store._sessions import SessionStore
-from ._inputs import prepare_inputs
+from ._inputs import prepare_inputs, stress_timings
 from ._lineprofile import PROFILE_OPTIONS, hot_lines
 from ._results import (
     CandidateResult,
@@ -79,6 +79,7 @@ def optimize(
     *,
     inputs: Callable[[int], tuple] | Sequence[tuple] | None = None,
     example: Any = None,
+    stress: bool = False,
     tests: Iterable[Callable] | Callable | None = None,
     strategies: Iterable[str | Strategy] | None = None,
     candidates: Iterable[str] = (),
@@ -108,7 +109,9 @@ def optimize(
     arguments for size ``n`` (deterministically: seed from ``n``); instead of it, ``example``
     is one real call, ``"f(X, k=3)"`` or ``((X, 3), {"k": 3})``, from which verification
     inputs are derived (subsets, generated edge cases) and timing inputs resampled; with
-    neither, the last call of the function in the notebook's history is used. ``sizes`` overrides the verification sizes and the
+    neither, the last call of the function in the notebook's history is used. ``stress``:
+    also time the passed candidates on the input shape (sorted, duplicate-heavy) that slows
+    the reference most, and fail those wrong on it. ``sizes`` overrides the verification sizes and the
     largest of them is then the timing size (else it is calibrated so that one reference call
     takes about ``settings.timing_target`` seconds). ``time_budget`` is the seconds of timed
     calls per candidate. ``target`` is ``cpu``, ``cupy`` or ``numba-cuda``: GPU targets get
@@ -177,6 +180,7 @@ def optimize(
             "rounds": rounds,
             "hint": hint,
             "inputs_source": prepared.source,
+            "stress": stress,
             "inputs": prepared.to_dict(),
         },
     )
@@ -258,6 +262,25 @@ def optimize(
             stale = 0 if (result.best.speedup if result.best else 0.0) > best_before else stale + 1
         if run.stopped():
             result.notes.append("stopped by the user: the candidates not yet run were skipped")
+        elif stress and result.reference.timing is not None:
+            passed = [c for c in result.candidates if c.status == "passed"]
+            with phase("stress", timeline=run.timeline):
+                data, stress_notes = stress_timings(
+                    task,
+                    passed,
+                    make,
+                    result.reference.timing.size,
+                    result.reference.timing.median,
+                    settings,
+                    limits,
+                    tol,
+                )
+            result.inputs["stress"] = data
+            result.notes.extend(stress_notes)
+            store.add_event(run_id, "stress", data)
+            for c in passed:
+                if c.status != "passed":
+                    store.add_candidate(run_id, c.id, c.to_dict())
         result.seconds = time.perf_counter() - started
         store.add_event(run_id, "timeline", {"phases": run.timeline.records()})
     run.strategies = strategy_objects

@@ -810,3 +810,182 @@ def _screen(
         if got is None or "output" not in got:
             modes.discard(mode)
     return kept, dropped, modes
+
+
+# -- 3. stress: inputs that make the reference slow (WEDGE-style) ----------------------------
+
+STRESS_VARIANTS = ("sorted", "reverse-sorted", "few distinct rows", "one repeated row")
+
+
+def _sort_rows(value: Any, descending: bool) -> Any:
+    kind = _kind(value)
+    if kind == "array":
+        key = value if value.ndim == 1 else value.reshape(len(value), -1)[:, 0]
+        order = np.argsort(key, kind="stable")
+    elif kind == "frame" and value.shape[1]:
+        order = np.argsort(value.iloc[:, 0].to_numpy(), kind="stable")
+    elif kind == "series":
+        order = np.argsort(value.to_numpy(), kind="stable")
+    elif kind == "list":
+        try:
+            order = np.asarray(sorted(range(len(value)), key=value.__getitem__), dtype=np.intp)
+        except TypeError:
+            return value
+    elif kind == "str":
+        parts = re.split(r"(\s+)", value)
+        words = sorted((p for p in parts if p and not p.isspace()), reverse=descending)
+        it = iter(words)
+        return "".join(p if (not p or p.isspace()) else next(it) for p in parts)
+    else:
+        return value
+    order = np.asarray(order)
+    if descending:
+        order = order[::-1]
+    return _take(value, order, keep_labels=True)
+
+
+class _Stress:
+    """Fresh arguments of one stress shape (runs in the worker): resampled rows, then sorted,
+    or drawn from a few distinct rows, or one row repeated."""
+
+    def __init__(self, args: tuple, which: list[int], rows: int, variant: str) -> None:
+        self.args, self.which, self.rows, self.variant = args, which, rows, variant
+
+    def __call__(self, n: int) -> tuple:
+        rng = np.random.default_rng(n)
+        if self.variant in ("sorted", "reverse-sorted"):
+            idx = rng.integers(0, self.rows, self.rows)
+        elif self.variant == "few distinct rows":
+            pool = rng.choice(self.rows, max(1, self.rows // 100), replace=False)
+            idx = rng.choice(pool, self.rows)
+        else:
+            idx = np.full(self.rows, rng.integers(0, self.rows))
+        out = []
+        for i, a in enumerate(self.args):
+            if i not in self.which:
+                out.append(copy.deepcopy(a))
+                continue
+            value = _shuffle_words(a, rng) if _kind(a) == "str" else _take(a, idx, keep_labels=True)
+            if self.variant in ("sorted", "reverse-sorted"):
+                value = _sort_rows(value, self.variant == "reverse-sorted")
+            out.append(value)
+        return tuple(out)
+
+
+def stress_timings(
+    task: Task,
+    candidates: Sequence[Any],
+    make: Callable[[int], tuple],
+    size: int,
+    reference_median: float,
+    settings: Any,
+    limits: Limits,
+    tol: Tolerance,
+) -> tuple[dict[str, Any], list[str]]:
+    """Find the stress shape that slows the reference most, time the reference and every
+    passed candidate on fresh inputs of that shape, check their timed outputs against the
+    reference's, and say how the speedups hold up. Returns (data for ``result.inputs``, notes)."""
+    from ._verify import compare_sketches
+
+    base = make(size)
+    rows, which = _rows(base)
+    if rows is None:
+        return {"note": "no rows to stress"}, [
+            "--stress: the arguments have no rows to sort or repeat; nothing to stress"
+        ]
+    variants = [_Stress(base, which, rows, v) for v in STRESS_VARIANTS]
+    program = Program("reference", task.source, task.entry, dict(task.context))
+    probe = run_program(
+        program,
+        [v(1) for v in variants],
+        [],
+        _MakeArgs(None, ()),
+        lambda r: None,
+        limits,
+        settings.hardened,
+    )
+    seconds = {
+        v.variant: probe.cases[i]["seconds"]
+        for i, v in enumerate(variants)
+        if "output" in probe.cases.get(i, {})
+    }
+    if not seconds:
+        return {"note": "the reference raised on every stress shape"}, [
+            "--stress: the reference raised on every stress shape (sorted, duplicates); not stressed"
+        ]
+    worst = max(seconds, key=seconds.get)
+    chosen = next(v for v in variants if v.variant == worst)
+
+    def timed(code: str, role: str, sketch_calls: int) -> dict | None:
+        command = {
+            "size": size,
+            "calibrate": False,
+            "budget": settings.time_budget,
+            "min_repeats": 5,
+            "max_repeats": 50,
+            "sketch_calls": sketch_calls,
+        }
+        report = run_program(
+            Program(role, code, task.entry, dict(task.context)),
+            [],
+            [],
+            chosen,
+            lambda r: command,
+            limits,
+            settings.hardened,
+        )
+        return report.timing
+
+    ref = timed(task.source, "reference", 10)
+    if ref is None:
+        return {"variant": worst, "note": "timing the reference failed"}, [
+            f"--stress: timing the reference on {worst} inputs failed; not stressed"
+        ]
+    ref_median = float(np.median(ref["times"]))
+    data: dict[str, Any] = {
+        "variant": worst,
+        "reference": ref_median,
+        "probe_seconds": seconds,
+        "slowdown": ref_median / reference_median if reference_median > 0 else None,
+        "candidates": {},
+    }
+    notes = [
+        f"--stress: {worst} rows slow the reference most ({_ms(ref_median)} a call, "
+        f"{_times(data['slowdown'])} its time on the ordinary inputs)"
+    ]
+    for cand in candidates:
+        got = timed(cand.code, "candidate", 10)
+        if got is None:
+            data["candidates"][cand.id] = {"error": "failed on the stress inputs"}
+            notes.append(f"--stress: {cand.id} failed on {worst} inputs")
+            continue
+        wrong = next(
+            (
+                d
+                for e, a in zip(ref["sketches"], got["sketches"])
+                if e is not None and a is not None
+                for d in [compare_sketches(e, a, tol)]
+                if d
+            ),
+            None,
+        )
+        median = float(np.median(got["times"]))
+        speedup = ref_median / median if median > 0 else float("inf")
+        data["candidates"][cand.id] = {"median": median, "speedup": speedup, "wrong": wrong}
+        if wrong:  # wrong on the stress inputs is wrong
+            cand.status, cand.reason = "failed", f"{wrong} (stress inputs: {worst} rows)"
+        notes.append(
+            f"--stress: {cand.id} on {worst} inputs: "
+            + (f"WRONG ({wrong})" if wrong else f"{_times(speedup)} ({_ms(median)} a call)")
+        )
+    return data, notes
+
+
+def _times(ratio: float | None) -> str:
+    if ratio is None:
+        return "?x"
+    return f"{ratio:,.0f}x" if ratio >= 100 else f"{ratio:.3g}x"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3g} ms"
