@@ -416,3 +416,57 @@ def test_stress_fails_a_candidate_wrong_on_the_stress_shape():
         pytest.skip(f"the slowest shape here was {res.inputs['stress']['variant']}")
     assert res.candidates[0].status == "failed"
     assert "stress inputs: one repeated row" in res.candidates[0].reason
+
+
+class _BuilderModel:
+    """A backend whose every reply is one input builder (a Backend subclass, made lazily)."""
+
+    @staticmethod
+    def make(reply: str):
+        from workbench.llm import Backend, Completion
+
+        class Scripted(Backend):
+            kind = "scripted"
+
+            @property
+            def model(self) -> str:
+                return "scripted"
+
+            def _complete(self, request, *, on_token, cancel):
+                self.prompts = [m["content"] for m in request.messages]
+                return [Completion(text=reply, completion_tokens=10) for _ in range(request.n)]
+
+        return Scripted()
+
+
+@pytest.fixture
+def model_says(monkeypatch):
+    from workbench.llm import _active
+
+    def install(reply: str):
+        model = _BuilderModel.make(reply)
+        monkeypatch.setattr(_active, "_active", model)
+        monkeypatch.setattr(_active, "_off", False)
+        return model
+
+    return install
+
+
+def test_without_any_source_the_model_writes_a_builder_checked_against_the_reference(model_says):
+    model = model_says(
+        "Here you go:\n```python\nimport numpy as np\n\ndef make_inputs(n):\n"
+        "    rng = np.random.default_rng(n)\n    return (rng.random((n, 4)), 2)\n```"
+    )
+    res = workbench.optimize(KTH, strategies=[], candidates=[KTH_FAST], namespace={})
+    assert "def top_k_sum" in model.prompts[-1]  # the model saw the function
+    assert res.inputs["source"] == "builder"
+    assert "def make_inputs(n)" in res.inputs["code"] and res.inputs["model"] == "scripted"
+    assert res.candidates[0].status == "passed", res.candidates[0].reason
+    assert any("written by the model" in n for n in res.notes)
+    assert "the input builder the model wrote" in res._repr_html_()
+
+
+def test_a_model_builder_the_reference_rejects_is_one_clear_line(model_says):
+    model_says("```python\ndef make_inputs(n):\n    return ('not an array',)\n```")
+    with pytest.raises(InputsError, match="raises on every input the model's builder made"):
+        workbench.optimize(KTH, strategies=[], namespace={})

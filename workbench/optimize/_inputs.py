@@ -95,6 +95,10 @@ def prepare_inputs(
         out.description = f"{where}: " + out.description
         out.details["history"] = where
         return out
+    from ..llm import llm_available
+
+    if llm_available():
+        return _from_model(task, fn, sizes, limits, hardened)
     raise InputsError(
         f"say what to run {task.entry} on: an example call (%optimize {task.entry}(X, 3), "
         f'%%optimize --example "{task.entry}(X, 3)", or example=((X, 3), {{}})), a builder '
@@ -416,6 +420,124 @@ def _calls_of(tree: ast.Module, entry: str) -> list[ast.Call]:
     for stmt in tree.body:
         visit(stmt)
     return sorted(found, key=lambda c: (c.lineno, c.col_offset))
+
+
+# -- 4. a builder the model writes ----------------------------------------------------------
+
+BUILDER_PROMPT = (
+    "Write `def make_inputs(n):` that returns a tuple of arguments for the function below, "
+    "sized by the integer n (n rows, n elements, n characters: whatever its main input is), "
+    "realistic for what the function does, and deterministic: seed any randomness from n, "
+    "e.g. rng = np.random.default_rng(n). Import what you use inside the block. Reply with ONE "
+    "```python block holding only the imports and make_inputs; no example calls.\n\n"
+    "```python\n{source}```"
+)
+
+
+class _ModelBuilder:
+    """n -> arguments from the model's builder code, run in the worker (never in the kernel)."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self._fn: Callable[[int], tuple] | None = None
+
+    def __call__(self, n: int) -> tuple:
+        if self._fn is None:
+            scope: dict[str, Any] = {"__name__": "__wb_inputs__"}
+            exec(compile(self.code, "<model's make_inputs>", "exec"), scope)  # noqa: S102 - in the worker
+            self._fn = scope["make_inputs"]
+        return tuple(self._fn(n))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"code": self.code, "_fn": None}
+
+
+def _from_model(
+    task: Task,
+    fn: Callable | None,
+    sizes: Sequence[int] | None,
+    limits: Limits | None,
+    hardened: bool,
+) -> Inputs:
+    """The model writes ``make_inputs(n)``; it runs in a worker, its arguments come back as
+    data, and they are kept where the reference returns on them."""
+    from ..llm import extract_code, get_backend
+
+    backend = get_backend()
+    exchange = backend.complete(
+        [
+            {"role": "system", "content": "You write test inputs for Python functions."},
+            {"role": "user", "content": BUILDER_PROMPT.format(source=task.source)},
+        ],
+        temperature=0.2,
+        max_tokens=700,
+        seed=0,
+    )
+    extraction = extract_code(exchange.texts[0] if exchange.texts else "", "make_inputs", arity=1)
+    how = f'say what to run {task.entry} on (--inputs NAME, --example "{task.entry}(...)")'
+    if not extraction.ok:
+        raise InputsError(
+            f"the model ({backend.model}) wrote no usable input builder "
+            f"({extraction.reason}): {how}"
+        )
+    code = extraction.code or ""
+    chosen = list(sizes) if sizes else [*DEFAULT_SIZES, 50]
+    make = _ModelBuilder(code)
+    program = Program("candidate", code, "make_inputs", {})
+    limits = limits or Limits()
+    calls = [(n,) for n in [*chosen, chosen[-1]]]  # the last twice: is it deterministic?
+    report = run_program(program, calls, [], make, lambda r: None, limits, hardened)
+    if report.load_error or report.fault:
+        why = report.load_error or (report.fault.reason if report.fault else "")
+        raise InputsError(f"the model's input builder fails ({why}): {how}")
+    built: list[tuple[tuple, str, str]] = []
+    for i, n in enumerate(chosen):
+        got = report.cases.get(i, {})
+        args = got.get("output")
+        if isinstance(args, tuple) and not _unreadable(args):
+            built.append((args, f"n={n}", "builder"))
+    again = report.cases.get(len(chosen), {}).get("output")
+    if not built:
+        raise InputsError(f"the model's input builder returned no usable argument tuple: {how}")
+    if built[-1][1] == f"n={chosen[-1]}" and _differs(built[-1][0], again):
+        raise InputsError(f"the model's input builder returns different values on each call: {how}")
+    kept, dropped, _ = _screen(task, built, [], limits, hardened)
+    if not kept:
+        raise InputsError(
+            f"{task.entry} raises on every input the model's builder made ({dropped[0]}): {how}"
+        )
+    notes = [
+        f"the inputs were built by make_inputs(n), written by the model ({backend.model}) and "
+        "checked against your function: res.inputs['code'] shows it; pass --inputs or "
+        "--example to choose them yourself"
+    ]
+    if dropped:
+        notes.append(f"{len(dropped)} built input(s) left out: your function raises on them")
+    return Inputs(
+        [c for c, _, _ in kept],
+        [label for _, label, _ in kept],
+        make,
+        None,
+        "builder",
+        f"builder make_inputs(n) written by the model ({backend.model}) at n = "
+        + ", ".join(label[2:] for _, label, _ in kept)
+        + "; timed at a calibrated n",
+        notes=notes,
+        details={"code": code, "model": backend.model, "sizes": chosen, "dropped": len(dropped)},
+    )
+
+
+def _unreadable(value: Any) -> bool:
+    """Arguments that came back only described (a type the codec does not carry)."""
+    from ..sandbox._wire import Opaque, Record
+
+    if isinstance(value, (Opaque, Record)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_unreadable(v) for v in value[:50])
+    if isinstance(value, dict):
+        return any(_unreadable(v) for v in list(value.values())[:50])
+    return False
 
 
 # -- rows: shrinking, resampling ------------------------------------------------------------

@@ -186,6 +186,12 @@ def result_html(result: OptimizeResult) -> str:
     for n in result.notes:
         out.append(f"<p>note: {e(n)}</p>")
     out.append(f"<p>{e(_footer(result))}</p>")
+    if result.inputs.get("code"):
+        out.append(
+            "<details><summary>the input builder the model wrote</summary><pre>"
+            + e(result.inputs["code"])
+            + "</pre></details>"
+        )
     if result.best is not None:
         out.append(
             "<details><summary>code of the best candidate</summary><pre>"
