@@ -134,6 +134,7 @@ def test_last_call_in_the_history_is_the_example(shell):
     )
     assert res.inputs["source"] == "history"
     assert res.inputs["history"].startswith("In[")
+    assert res.inputs["description"].startswith("history (In[")
     assert "top_k_sum(X[:150], 2)" in res.inputs["description"]
     assert res.candidates[0].status == "passed", res.candidates[0].reason
 
@@ -470,3 +471,61 @@ def test_a_model_builder_the_reference_rejects_is_one_clear_line(model_says):
     model_says("```python\ndef make_inputs(n):\n    return ('not an array',)\n```")
     with pytest.raises(InputsError, match="raises on every input the model's builder made"):
         workbench.optimize(KTH, strategies=[], namespace={})
+
+
+EVENTS = """
+import pandas as pd
+def tag_events(df):
+    out = df.copy()
+    labels = []
+    for _, row in df.iterrows():
+        labels.append(f"{row['kind']}@{row['when'].hour:02d}")
+    out["label"] = labels
+    out["kind"] = out["kind"].cat.add_categories(["none"])
+    return out
+"""
+
+EVENTS_FAST = """
+import pandas as pd
+def tag_events(df):
+    out = df.copy()
+    out["label"] = df["kind"].astype(str) + "@" + df["when"].dt.hour.map("{:02d}".format)
+    out["kind"] = out["kind"].cat.add_categories(["none"])
+    return out
+"""
+
+
+def test_categoricals_datetimes_and_strings_as_arguments_and_results(optimize_via):
+    n = 120
+    rng = np.random.default_rng(6)
+    df = pd.DataFrame(
+        {
+            "kind": pd.Categorical(rng.choice(["click", "view", "buy"], n)),
+            "when": pd.date_range("2024-03-01", periods=n, freq="37min", tz="Europe/Paris"),
+            "who": rng.choice(["ann", "bob", "cy"], n),
+        }
+    )
+    res = optimize_via(
+        EVENTS,
+        inputs=[(df,), (df.iloc[:7],)],
+        strategies=(),
+        candidates=[EVENTS_FAST, EVENTS_FAST.replace('"@"', '"#"')],
+    )
+    fast, wrong = res.candidates
+    assert fast.status == "passed", fast.reason
+    assert wrong.status == "failed" and "result['label'][0]" in wrong.reason
+    # from an example, the generated empty frame finds what the builder's inputs did not: an
+    # empty 'label' column is float64 for the reference, str for the vectorised version
+    careful = EVENTS_FAST.replace(
+        '    out["kind"] =', '    if not len(df):\n        out["label"] = []\n    out["kind"] ='
+    )
+    api = workbench.optimize(
+        EVENTS, example=((df,), {}), strategies=[], candidates=[EVENTS_FAST, careful], namespace={}
+    )
+    naive, fixed = api.candidates
+    assert naive.status == "failed", naive.reason
+    assert (
+        naive.reason == "result['label'] has dtype str, expected float64 (input generated, empty)"
+    )
+    assert fixed.status == "passed", fixed.reason
+    assert api.inputs["generated"] >= 3  # Hypothesis drew frames with these dtypes

@@ -30,7 +30,7 @@ def test_your_data_notebook_optimizes_from_the_notebooks_own_data(run_notebook, 
     the notebook's history; both verified and accepted."""
     printed = "".join(run_notebook("05_your_data.ipynb", cwd=tmp_path, timeout=600))
     assert "inputs: example order_values(orders): 3,000 rows" in printed
-    assert "history word_counts(text)" in printed and "inputs: In[" in printed
+    assert "inputs: history (In[" in printed and ") word_counts(text):" in printed
     assert "order_values: example" in printed and "word_counts: history" in printed
     assert printed.count("same results") == 2
     assert "Traceback" not in printed

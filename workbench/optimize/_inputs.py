@@ -91,8 +91,7 @@ def prepare_inputs(
     found = _from_history(task.entry, fn, namespace)
     if found is not None:
         args, call, where = found
-        out = _from_example(args, call, "history", sizes, task, limits, hardened)
-        out.description = f"{where}: " + out.description
+        out = _from_example(args, call, "history", sizes, task, limits, hardened, where)
         out.details["history"] = where
         return out
     from ..llm import llm_available
@@ -813,17 +812,19 @@ def _from_example(
     task: Task,
     limits: Limits | None,
     hardened: bool,
+    where: str = "",
 ) -> Inputs:
+    named = f"{source} ({where})" if where else source  # history (In[7])
     rows, which = _rows(args)
     notes: list[str] = []
     if rows is None:
         return Inputs(
             [args],
-            [f"{source} {call}"],
+            [f"{named} {call}"],
             _MakeArgs(None, args),
             1,
             source,
-            f"{source} {call} (no rows to shrink or resample)",
+            f"{named} {call} (no rows to shrink or resample)",
             notes=[
                 f"timing reuses the {source}'s own values (its arguments have no rows to "
                 "resample): pass --inputs NAME (NAME(n) -> tuple of arguments) to time on fresh values"
@@ -874,7 +875,7 @@ def _from_example(
     shrunk = [c for c in kept if c[2] == "shrunk"]
     generated = [c for c in kept if c[2] == "generated"]
     description = (
-        f"{source} {call}: {rows:,} {unit}; verified on {len(shrunk)} subset(s), "
+        f"{named} {call}: {rows:,} {unit}; verified on {len(shrunk)} subset(s), "
         f"{len(generated)} generated case(s) and the {source} itself; timed at {rows:,} {unit} ({how})"
     )
     return Inputs(
