@@ -579,8 +579,10 @@ def _length(value: Any) -> int | None:
 def _take(value: Any, idx: np.ndarray, keep_labels: bool = False) -> Any:
     """Rows ``idx`` of ``value`` (a string: characters ``idx``, in order)."""
     kind = _kind(value)
-    if kind in ("array", "sparse"):
+    if kind == "array":
         return value[idx]
+    if kind == "sparse":  # row indexing needs CSR; keep the example's format
+        return value.tocsr()[idx].asformat(value.format)
     if kind == "tensor":
         import torch
 
@@ -608,6 +610,11 @@ def _rows(args: tuple) -> tuple[int | None, list[int]]:
         return None, []
     rows = max(counts, key=lambda n: (counts[n], n))
     return rows, [i for i, n in enumerate(lengths) if n == rows]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}"[:200] if text else type(exc).__name__
 
 
 def _unit(args: tuple, which: list[int]) -> str:
@@ -713,7 +720,7 @@ def _elements(flat: np.ndarray):
         lo, hi = finite.min().item(), finite.max().item()
     if flat.dtype.kind in "iu":
         return st.integers(int(lo), int(hi))
-    width = 32 if flat.dtype.itemsize <= 4 else 64
+    width = {2: 16, 4: 32}.get(flat.dtype.itemsize, 64)
     nan = bool(np.isnan(flat).any())
     return st.floats(float(lo), float(hi), width=width, allow_nan=False) | (
         st.just(float("nan")) if nan else st.nothing()
@@ -839,16 +846,28 @@ def _from_example(
     for n in chosen:
         prefix = n <= 3 or unit == "characters"  # text: its beginning, words intact
         idx = np.arange(n) if prefix else np.sort(rng.choice(rows, n, replace=False))
-        derived.append((_subset(args, which, idx), f"{n} of {rows:,} {unit}", "shrunk"))
-    for case, n in _generated(args, which, GENERATED):
+        try:
+            derived.append((_subset(args, which, idx), f"{n} of {rows:,} {unit}", "shrunk"))
+        except Exception as exc:  # a type whose rows cannot be taken: no subsets
+            notes.append(f"no subsets of the {source}: taking rows failed ({_one_line(exc)})")
+            break
+    try:
+        generated = _generated(args, which, GENERATED)
+    except Exception as exc:  # an argument Hypothesis cannot imitate: no generated cases
+        generated = []
+        notes.append(f"no generated inputs: {_one_line(exc)}")
+    for case, n in generated:
         size = f"{n * 4} characters" if unit == "characters" else f"{n} {unit}"
         derived.append((case, f"generated, {size}" if n else "generated, empty", "generated"))
     modes = ["words"] if all(_kind(args[i]) == "str" for i in which) else ["bootstrap", "permute"]
-    probes = [
-        (_Resample(args, which, rows, mode, limit=PROBE_ROWS)(seed), mode)
-        for mode in modes
-        for seed in (1, 2)
-    ]
+    probes = []
+    for mode in list(modes):
+        try:
+            probes += [
+                (_Resample(args, which, rows, mode, limit=PROBE_ROWS)(s), mode) for s in (1, 2)
+            ]
+        except Exception:  # rows of this type cannot be drawn so: not a timing mode
+            modes.remove(mode)
     kept, dropped, accepted_modes = _screen(task, derived, probes, limits, hardened)
     if dropped:
         notes.append(
@@ -873,7 +892,7 @@ def _from_example(
     cases = [c for c, _, _ in kept] + [args]
     labels = [label for _, label, _ in kept] + [f"{source} ({rows:,} {unit})"]
     shrunk = [c for c in kept if c[2] == "shrunk"]
-    generated = [c for c in kept if c[2] == "generated"]
+    generated = [c for c in kept if c[2] == "generated"]  # kept: the reference returned
     description = (
         f"{named} {call}: {rows:,} {unit}; verified on {len(shrunk)} subset(s), "
         f"{len(generated)} generated case(s) and the {source} itself; timed at {rows:,} {unit} ({how})"
