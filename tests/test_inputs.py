@@ -529,3 +529,26 @@ def test_categoricals_datetimes_and_strings_as_arguments_and_results(optimize_vi
     )
     assert fixed.status == "passed", fixed.reason
     assert api.inputs["generated"] >= 3  # Hypothesis drew frames with these dtypes
+
+
+def test_table_explorer_dashboard_and_sessions_show_where_the_inputs_came_from(shell):
+    from workbench.store._sessions import SessionStore
+    from workbench.views._dashboard import _run_label
+    from workbench.views._html import detail_html
+    from workbench.views._model import build_model
+
+    shell.user_ns["X"] = np.random.default_rng(8).random((90, 3))
+    shell.run_cell(textwrap.dedent(KTH))
+    shell.user_ns["cands"] = [KTH_FAST]
+    res = shell.run_line_magic("optimize", "top_k_sum(X, 2) --strategies none --candidates cands")
+    line = "inputs: example top_k_sum(X, 2): 90 rows; verified on 5 subset(s)"
+    assert line in repr(res) and line in res._repr_html_()
+    store = SessionStore(res.store_path)
+    record = store.run(res.run_id)
+    model = build_model(record)  # from the session, as the dashboard reads it
+    assert model.inputs == res.inputs["description"]
+    assert "inputs</th>" in detail_html(model.nodes()[0], model)
+    (run,) = [r for r in store.runs() if r["id"] == res.run_id]
+    assert run["inputs"] == "example" and "inputs: example" in _run_label(run)
+    sessions = repr(shell.run_line_magic("wb", "sessions"))
+    assert "inputs" in sessions.splitlines()[1] and " example " in sessions
