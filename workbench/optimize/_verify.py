@@ -69,6 +69,10 @@ def preview(value: Any, limit: int = 400) -> str:
     elif isinstance(value, np.ndarray):
         body = np.array2string(value, threshold=40, edgeitems=3, precision=6, max_line_width=72)
         text = f"array {value.shape} {value.dtype}\n{body}"
+    elif _family(value) in ("frame", "series"):
+        wide = {"max_cols": 8} if value.ndim == 2 else {}
+        body = value.to_string(max_rows=12, **wide) if value.size else "(empty)"
+        text = f"{type(value).__name__} {value.shape}\n{body}"
     elif isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
         text = "\n".join(f"[{i}] {preview(v, limit)}" for i, v in enumerate(value))
     else:
