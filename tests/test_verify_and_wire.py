@@ -160,6 +160,7 @@ def test_dataframe_wrong_in_one_cell_fails_and_says_where():
     assert "index" in compare(df, df.reset_index(drop=True))
 
 
+@pytest.mark.filterwarnings("ignore:the matrix subclass")
 def test_sparse_torch_records_and_subclasses_compare_by_structure():
     import collections
     import dataclasses
