@@ -70,7 +70,7 @@ cells = [
         "    'The quick brown fox jumps over the lazy dog.',\n"
         "    'A dog barks; the fox runs!',\n"
         "    'Quick thinking, quick feet: the end?',\n"
-        "] * 400)"
+        "] * 3000)"
     ),
     code(
         "def word_counts(text):\n"

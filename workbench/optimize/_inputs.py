@@ -657,11 +657,14 @@ class _Resample:
 
 
 def _shuffle_words(text: str, rng: np.random.Generator) -> str:
-    parts = re.split(r"(\s+)", text)
-    words = [p for p in parts if p and not p.isspace()]
-    order = rng.permutation(len(words))
-    it = iter(words[i] for i in order)
-    return "".join(p if (not p or p.isspace()) else next(it) for p in parts)
+    """The words of ``text`` in another order, every run of whitespace where it was."""
+    parts = re.split(r"(\s+)", text)  # words at even places, whitespace at odd ones
+    words = parts[0::2]
+    lo = 1 if words and words[0] == "" else 0  # text starting or ending with whitespace
+    hi = len(words) - 1 if len(words) > lo and words[-1] == "" else len(words)
+    middle = np.array(words[lo:hi], dtype=object)
+    parts[2 * lo : 2 * hi : 2] = middle[rng.permutation(len(middle))].tolist()
+    return "".join(parts)
 
 
 # -- generated edge cases (Hypothesis) ------------------------------------------------------
