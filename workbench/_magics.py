@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from IPython.core.error import UsageError as IPythonUsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ._errors import LLMError, UsageError, WorkbenchError
@@ -89,7 +89,14 @@ class WorkbenchMagics(Magics):
     @argument(
         "--inputs",
         metavar="NAME",
-        help="function n -> tuple of arguments (or a list of argument tuples)",
+        help="function n -> tuple of arguments, or (n, seed) -> tuple (or a list of argument"
+        " tuples); without it, --example, else the function's last call in this notebook",
+    )
+    @argument(
+        "--example",
+        metavar="CALL",
+        help='one real call, in quotes, e.g. --example "f(X, k=3)": its arguments from the'
+        " notebook are the timing input; smaller and generated inputs are derived from them",
     )
     @argument(
         "--tests", metavar="NAME[,NAME...]", help="test functions to run against every candidate"
@@ -140,10 +147,19 @@ class WorkbenchMagics(Magics):
         help="rounds of LLM refinement with the results as feedback (default 2 with an LLM)",
     )
     @argument("--hint", metavar="TEXT", help="your advice for the LLM's next round, in quotes")
+    @argument(
+        "--stress",
+        action="store_true",
+        help="also time the passed candidates on the input shape (sorted, duplicate-heavy) that"
+        " slows the reference most",
+    )
     @argument("--accept", action="store_true", help="bind the best verified candidate right away")
-    @cell_magic
-    def optimize(self, line: str, cell: str) -> Any:
+    @line_cell_magic
+    def optimize(self, line: str, cell: str | None = None) -> Any:
         """Make the function in this cell faster without changing its results.
+
+        As a line magic, ``%optimize f(X, k=3) [options]`` optimizes the notebook's ``f`` on
+        that call's arguments (as ``--example``).
 
         The cell runs as usual (its function is defined), then candidates (Numba variants,
         LLM-written ones along several reasoning paths when a model is available — see
@@ -157,16 +173,24 @@ class WorkbenchMagics(Magics):
             %%optimize --inputs make_inputs
             def pairwise_dist(X): ...
         """
-        args = parse_argstring(self.optimize, line)
         ns = self.shell.user_ns
         try:
-            if not cell.strip():
-                raise UsageError("the cell is empty: put the function to optimize below %%optimize")
-            if not args.inputs:
-                raise UsageError(
-                    "say how to build inputs: --inputs NAME, where NAME(n) returns a tuple of arguments of size n"
-                )
-            inputs = _lookup(ns, args.inputs, "--inputs")
+            call = None
+            if cell is None:  # %optimize f(X, k=3) [options]
+                call, line = _split_call(line)
+            args = parse_argstring(self.optimize, line)
+            if call is not None:
+                if args.example:
+                    raise UsageError("%optimize f(...) is the example already: drop --example")
+                subject: Any = _lookup(ns, _called_name(call), "%optimize")
+                args.example = call
+            else:
+                if not cell.strip():
+                    raise UsageError(
+                        "the cell is empty: put the function to optimize below %%optimize"
+                    )
+                subject = cell
+            inputs = _lookup(ns, args.inputs, "--inputs") if args.inputs else None
             tests = (
                 [_lookup(ns, n.strip(), "--tests") for n in args.tests.split(",")]
                 if args.tests
@@ -180,16 +204,19 @@ class WorkbenchMagics(Magics):
             else:
                 strategies = args.strategies
             sizes = _int_list(args.sizes, "--sizes") if args.sizes else None
-            ran = self.shell.run_cell(cell, store_history=False, silent=True)
-            if not ran.success:
-                raise UsageError(
-                    "the cell itself raised an error (shown above): fix it, then run %%optimize again"
-                )
+            if cell is not None:
+                ran = self.shell.run_cell(cell, store_history=False, silent=True)
+                if not ran.success:
+                    raise UsageError(
+                        "the cell itself raised an error (shown above): fix it, then run %%optimize again"
+                    )
             result = _with_progress(
                 "%%optimize",
                 optimize,
-                cell,
+                subject,
                 inputs=inputs,
+                example=args.example,
+                stress=args.stress,
                 tests=tests,
                 strategies=strategies,
                 candidates=candidates,
@@ -443,6 +470,37 @@ class _Text(str):
         return str(self)
 
 
+def _split_call(line: str) -> tuple[str, str]:
+    """``f(X, k=3) --opt ...`` -> the call and the options (the call may hold ``--``)."""
+    import ast
+
+    text = line.strip()
+    if not text:
+        raise UsageError(
+            "%optimize needs an example call, e.g. %optimize f(X, k=3) (or use %%optimize on a cell)"
+        )
+    cuts = [
+        i
+        for i in range(len(text))
+        if text.startswith("--", i) and (i == 0 or text[i - 1].isspace())
+    ]
+    for cut in [*cuts, len(text)]:
+        head = text[:cut].strip()
+        try:
+            node = ast.parse(head, mode="eval").body
+        except SyntaxError:
+            continue
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return head, text[cut:]
+    raise UsageError(
+        f"%optimize {text.split(' --')[0]!r}: write one call of the function, e.g. %optimize f(X, k=3)"
+    )
+
+
+def _called_name(call: str) -> str:
+    return call.split("(", 1)[0].strip()
+
+
 def _default_strategies(target: str) -> list[str]:
     """Mechanical candidates for the target, plus the LLM's when one is available."""
     from .llm import llm_available
@@ -508,12 +566,13 @@ def _sessions_table() -> _Table:
             r["status"],
             str(r["candidates"]),
             r["accepted"] or "",
+            r.get("inputs") or "",
             datetime.fromtimestamp(r["created"]).strftime("%Y-%m-%d %H:%M"),
         ]
         for r in store.runs()
     ]
     return _Table(
-        ["id", "kind", "entry", "status", "candidates", "accepted", "created"],
+        ["id", "kind", "entry", "status", "candidates", "accepted", "inputs", "created"],
         rows,
         f"{len(rows)} session(s) in {store.path}",
     )

@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import queue
-import random
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
@@ -23,6 +21,7 @@ from ..sandbox._channel import dumps_by_value
 from ..sandbox._process import Limits
 from ..sandbox._scan import scan
 from ..store import RunHandle, SessionStore
+from ._inputs import prepare_inputs, stress_timings
 from ._jobs import Program, TimingJob, TimingPlan, TimingReport, VerifyJob, VerifyReport, explain
 from ._lineprofile import PROFILE_OPTIONS, hot_lines
 from ._results import (
@@ -35,78 +34,35 @@ from ._results import (
 )
 from ._stats import noise_floor, speedup_interval
 from ._task import Task, task_from
-from ._verify import Tolerance, compare, preview
+from ._verify import Tolerance, comparison_notes, preview
 from .strategies import CandidateSpec, Strategy, resolve_strategies
 from .strategies._base import dedupe
 
-DEFAULT_SIZES = (1, 2, 3, 8, 31)
 Progress = Callable[[dict[str, Any]], None]
 
 
-class _MakeArgs:
-    """size -> a fresh argument tuple (runs in the worker: picklable, no kernel state)."""
-
-    def __init__(self, inputs: Callable[[int], tuple] | None, fixed: tuple | None = None) -> None:
-        self.inputs, self.fixed = inputs, fixed
-
-    def __call__(self, n: int) -> tuple:
-        if self.inputs is None:
-            import copy
-
-            return copy.deepcopy(self.fixed)
-        return tuple(self.inputs(n))
-
-
-def _call_inputs(inputs: Callable, n: int) -> tuple:
-    name = getattr(inputs, "__name__", "inputs").replace("<lambda>", "inputs")
-    try:
-        args = inputs(n)
-    except Exception as exc:
-        raise InputsError(
-            f"{name}({n}) raised {type(exc).__name__}: {exc}; fix it so it builds arguments for size {n}"
-        ) from None
-    if not isinstance(args, tuple):
-        raise InputsError(
-            f"{name}({n}) returned {type(args).__name__}; it must return a tuple of arguments, e.g. return (X,)"
+def _prepare_inputs(
+    inputs, sizes, timing_size, *, example=None, task=None, namespace=None, settings=None
+):
+    """Verification cases and the timing argument maker: see ``_inputs.prepare_inputs``."""
+    limits = None
+    if settings is not None:
+        limits = Limits(
+            timeout=settings.timeout,
+            memory_mb=settings.memory_limit_mb,
+            disk_mb=settings.disk_limit_mb,
+            output_cap=settings.output_cap,
         )
-    return args
-
-
-def _prepare_inputs(inputs: Any, sizes: Sequence[int] | None, timing_size: int | None):
-    """Verification cases, their labels, the argument maker for timing, and the timing size."""
-    if inputs is None:
-        raise InputsError(
-            "say how to build inputs: inputs=make_inputs (a function n -> tuple of args) "
-            "or a list of argument tuples (magic: --inputs NAME)"
-        )
-    if callable(inputs):
-        chosen = list(sizes) if sizes else [*DEFAULT_SIZES, random.randrange(40, 90)]
-        cases = [_call_inputs(inputs, n) for n in chosen]
-        again = _call_inputs(inputs, chosen[-1])
-        if compare(cases[-1], again, Tolerance(0.0, 0.0)) is not None:
-            name = getattr(inputs, "__name__", "inputs")
-            raise InputsError(
-                f"{name}(n) returns different values on each call: seed its random "
-                "generator from n, e.g. rng = np.random.default_rng(n)"
-            )
-        if timing_size is None and sizes:
-            timing_size = max(sizes)
-        return cases, [f"n={n}" for n in chosen], _MakeArgs(inputs), timing_size
-    if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(a, tuple) for a in inputs):
-        largest = max(inputs, key=_nbytes)
-        return (
-            list(inputs),
-            [f"inputs[{i}]" for i in range(len(inputs))],
-            _MakeArgs(None, largest),
-            0,
-        )
-    raise InputsError(
-        "inputs must be a function n -> tuple of arguments, or a non-empty list of argument tuples"
+    return prepare_inputs(
+        inputs,
+        example=example,
+        sizes=sizes,
+        timing_size=timing_size,
+        task=task,
+        namespace=namespace,
+        limits=limits,
+        hardened=bool(settings and settings.hardened),
     )
-
-
-def _nbytes(args: tuple) -> int:
-    return sum(getattr(a, "nbytes", sys.getsizeof(a)) for a in args)
 
 
 def _collect_tests(tests: Any) -> list[tuple[str, Callable]]:
@@ -125,7 +81,9 @@ def _collect_tests(tests: Any) -> list[tuple[str, Callable]]:
 def optimize(
     source_or_function: Any,
     *,
-    inputs: Callable[[int], tuple] | Sequence[tuple],
+    inputs: Callable[[int], tuple] | Sequence[tuple] | None = None,
+    example: Any = None,
+    stress: bool = False,
     tests: Iterable[Callable] | Callable | None = None,
     strategies: Iterable[str | Strategy] | None = None,
     candidates: Iterable[str] = (),
@@ -152,8 +110,13 @@ def optimize(
     Candidates (from ``strategies`` and the code strings in ``candidates``) each run in an
     isolated worker process, are checked against the reference on inputs of several sizes and
     by the user's ``tests``, and the ones that pass are timed against the reference on fresh
-    inputs of one large size. ``inputs(n)`` must return a tuple of arguments for size ``n``
-    (deterministically: seed from ``n``); ``sizes`` overrides the verification sizes and the
+    inputs of one large size. ``inputs(n)`` (or ``inputs(n, seed)``) must return a tuple of
+    arguments for size ``n`` (deterministically: seed from ``n``); instead of it, ``example``
+    is one real call, ``"f(X, k=3)"`` or ``((X, 3), {"k": 3})``, from which verification
+    inputs are derived (subsets, generated edge cases) and timing inputs resampled; with
+    neither, the last call of the function in the notebook's history is used. ``stress``:
+    also time the passed candidates on the input shape (sorted, duplicate-heavy) that slows
+    the reference most, and fail those wrong on it. ``sizes`` overrides the verification sizes and the
     largest of them is then the timing size (else it is calibrated so that one reference call
     takes about ``settings.timing_target`` seconds). ``time_budget`` is the seconds of timed
     calls per candidate. ``target`` is ``cpu``, ``cupy`` or ``numba-cuda``: GPU targets get
@@ -184,7 +147,21 @@ def optimize(
         strategies = {"cpu": ("numba",), "cupy": ("cupy",), "numba-cuda": ("numba-cuda",)}[target]
     tol = Tolerance(rtol, atol, device=target != "cpu")
     device_note = _device_note(target)
-    cases, labels, make, timing_size = _prepare_inputs(inputs, sizes, timing_size)
+    prepared = _prepare_inputs(
+        inputs,
+        sizes,
+        timing_size,
+        example=example,
+        task=task,
+        namespace=namespace,
+        settings=settings,
+    )
+    cases, labels, make, timing_size = (
+        prepared.cases,
+        prepared.labels,
+        prepared.make,
+        prepared.timing_size,
+    )
     test_fns = _collect_tests(tests)
     strategy_objects = resolve_strategies(strategies)
     user_specs = _user_specs(candidates)
@@ -210,6 +187,9 @@ def optimize(
             "target": target,
             "rounds": rounds,
             "hint": hint,
+            "inputs_source": prepared.source,
+            "stress": stress,
+            "inputs": prepared.to_dict(),
         },
     )
     if executor is not None:
@@ -229,8 +209,10 @@ def optimize(
         run_id=run_id,
         store_path=str(store.path),
         namespace=namespace,
+        inputs=prepared.to_dict(),
     )
     result.notes.extend(n for n in (hardened_note, device_note) if n)
+    result.notes.extend(prepared.notes)
     run = _Run(
         task,
         cases,
@@ -253,6 +235,9 @@ def optimize(
             run.ref_cases, result.reference = run.run_reference(timing_size)
         store.update_run(run_id, reference=_reference_dict(result.reference))
         result.notes.extend(_reference_notes(result.reference))
+        result.notes.extend(
+            comparison_notes([c["output"] for c in run.ref_cases.values() if "output" in c])
+        )
         specs = list(user_specs)
         for strategy in strategy_objects:
             if hasattr(strategy, "reference_hot_lines"):  # the LLM: where the original is slow
@@ -285,6 +270,25 @@ def optimize(
             stale = 0 if (result.best.speedup if result.best else 0.0) > best_before else stale + 1
         if run.stopped():
             result.notes.append("stopped by the user: the candidates not yet run were skipped")
+        elif stress and result.reference.timing is not None:
+            passed = [c for c in result.candidates if c.status == "passed"]
+            with phase("stress", timeline=run.timeline):
+                data, stress_notes = stress_timings(
+                    run.program("reference", task.source),
+                    [(c, run.program("candidate", c.code)) for c in passed],
+                    make,
+                    result.reference.timing.size,
+                    result.reference.timing.median,
+                    settings,
+                    limits,
+                    tol,
+                )
+            result.inputs["stress"] = data
+            result.notes.extend(stress_notes)
+            store.add_event(run_id, "stress", data)
+            for c in passed:
+                if c.status != "passed":
+                    store.add_candidate(run_id, c.id, c.to_dict())
         result.seconds = time.perf_counter() - started
         store.add_event(run_id, "timeline", {"phases": run.timeline.records()})
     run.strategies = strategy_objects
@@ -637,7 +641,8 @@ class _Run:
                 cand.status, cand.reason = "error", f"timing {who} failed: {cand.reason}"
             return
         if report.failure:
-            cand.status, cand.reason = "failed", report.failure
+            cand.status = "unverified" if report.unverified else "failed"
+            cand.reason = report.failure
             return
         if report.tampering:
             cand.status, cand.reason = "error", report.tampering

@@ -15,6 +15,7 @@ _COLOURS = {
     "timeout": "#8250df",
     "crashed": "#cf222e",
     "oom": "#8250df",
+    "unverified": "#6e7781",
 }
 
 
@@ -152,6 +153,8 @@ def result_text(result: OptimizeResult) -> str:
     cols = _columns(result)
     widths = {c: max([len(c), *(len(r[c]) for r in rows)]) for c in cols[:-1]}
     lines = [_header(result)]
+    if result.inputs.get("description"):
+        lines.append(f"inputs: {result.inputs['description']}")
     lines.append("  ".join(c.ljust(widths[c]) for c in cols[:-1]) + "  reason")
     for r in rows:
         lines.append("  ".join(r[c].ljust(widths[c]) for c in cols[:-1]) + "  " + r["reason"])
@@ -166,6 +169,9 @@ def result_html(result: OptimizeResult) -> str:
     e = html.escape
     out = [
         f"<div class='wb-result'><p><b>{e(_header(result))}</b></p>",
+        f"<p>inputs: {e(result.inputs['description'])}</p>"
+        if result.inputs.get("description")
+        else "",
         "<table><thead><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr></thead><tbody>",
     ]
     for r, c in zip(rows, result.candidates):
@@ -180,6 +186,12 @@ def result_html(result: OptimizeResult) -> str:
     for n in result.notes:
         out.append(f"<p>note: {e(n)}</p>")
     out.append(f"<p>{e(_footer(result))}</p>")
+    if result.inputs.get("code"):
+        out.append(
+            "<details><summary>the input builder the model wrote</summary><pre>"
+            + e(result.inputs["code"])
+            + "</pre></details>"
+        )
     if result.best is not None:
         out.append(
             "<details><summary>code of the best candidate</summary><pre>"

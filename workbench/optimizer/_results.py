@@ -199,6 +199,7 @@ class OptimizeResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     accepted: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)  # where the inputs came from, sizes
     namespace: MutableMapping[str, Any] | None = field(default=None, repr=False, compare=False)
     #: how to accept and refine it (the session run, the engine that can go on); not data
     handle: RunHandle | None = field(default=None, repr=False, compare=False)
@@ -316,6 +317,7 @@ class OptimizeResult:
             store_path=store_path,
             notes=data.get("notes") or [],
             accepted=data.get("accepted"),
+            inputs=(data.get("options") or {}).get("inputs") or {},
         )
 
     def _repr_html_(self) -> str:

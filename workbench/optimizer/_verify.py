@@ -8,7 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from ..sandbox._wire import Opaque
+from ..sandbox._wire import Opaque, Record
+
+
+class Unverified(str):
+    """``compare``'s answer when the values cannot be compared structurally (a type the codec
+    does not carry): the candidate is 'unverified', never 'passed'."""
+
 
 # (rtol, atol) by floating dtype: loose enough for reordered sums, tight enough for real bugs
 _DEFAULTS = {2: (1e-2, 1e-3), 4: (1e-4, 1e-6), 8: (1e-7, 1e-10), 16: (1e-7, 1e-10)}
@@ -34,10 +40,11 @@ class Tolerance:
 
 
 def _type_name(value: Any) -> str:
-    if isinstance(value, Opaque):
+    if isinstance(value, (Opaque, Record)):
         return value.type_name
     if isinstance(value, np.ndarray):
-        return f"array of {value.dtype}"
+        sub = getattr(value, "wire_type", "")
+        return f"{sub} of {value.dtype}" if sub else f"array of {value.dtype}"
     return type(value).__name__
 
 
@@ -62,6 +69,10 @@ def preview(value: Any, limit: int = 400) -> str:
     elif isinstance(value, np.ndarray):
         body = np.array2string(value, threshold=40, edgeitems=3, precision=6, max_line_width=72)
         text = f"array {value.shape} {value.dtype}\n{body}"
+    elif _family(value) in ("frame", "series"):
+        wide = {"max_cols": 8} if value.ndim == 2 else {}
+        body = value.to_string(max_rows=12, **wide) if value.size else "(empty)"
+        text = f"{type(value).__name__} {value.shape}\n{body}"
     elif isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
         text = "\n".join(f"[{i}] {preview(v, limit)}" for i, v in enumerate(value))
     else:
@@ -76,11 +87,36 @@ def _is_number(v: Any) -> bool:
 def compare(
     expected: Any, actual: Any, tol: Tolerance = Tolerance(), where: str = "result"
 ) -> str | None:
-    """None if ``actual`` matches ``expected``, otherwise one line saying where and how not."""
+    """None if ``actual`` matches ``expected``, otherwise one line saying where and how not
+    (an ``Unverified`` line when they cannot be compared structurally)."""
+    if isinstance(expected, Opaque):
+        return Unverified(
+            f"{where} is a {expected.type_name}, a type the workbench cannot compare "
+            "structurally: not verified"
+        )
     if isinstance(expected, np.ndarray):
         if not isinstance(actual, np.ndarray):
             return f"{where} is {_type_name(actual)}, expected {_type_name(expected)}"
+        # subclasses (matrix, memmap, ...) by their base arrays: comparison_notes says so
         return _compare_arrays(expected, actual, tol, where)
+    family = _family(expected)
+    if family is not None:
+        if _family(actual) != family:
+            return f"{where} is {_type_name(actual)}, expected {_type_name(expected)}"
+        return _COMPARERS[family](expected, actual, tol, where)
+    if isinstance(expected, Record):
+        if not isinstance(actual, Record) or (actual.type_name, actual.kind) != (
+            expected.type_name,
+            expected.kind,
+        ):
+            return f"{where} is {_type_name(actual)}, expected {_type_name(expected)}"
+        if list(actual.fields) != list(expected.fields):
+            return f"{where} has fields {list(actual.fields)}, expected {list(expected.fields)}"
+        for name, value in expected.fields.items():
+            diff = compare(value, actual.fields[name], tol, f"{where}.{name}")
+            if diff:
+                return diff
+        return None
     if isinstance(expected, (bool, np.bool_)):
         if not isinstance(actual, (bool, np.bool_)):
             return f"{where} is {_fmt(actual)} ({_type_name(actual)}), expected {expected!r}"
@@ -116,19 +152,171 @@ def compare(
             if diff:
                 return diff
         return None
-    if isinstance(expected, Opaque):
-        if not isinstance(actual, Opaque) or actual.type_name != expected.type_name:
-            return f"{where} is {_type_name(actual)}, expected {expected.type_name}"
-        return (
-            None
-            if actual.text == expected.text
-            else f"{where} is {actual.text}, expected {expected.text}"
-        )
     if type(actual) is not type(expected) and not (
         isinstance(expected, (set, frozenset)) and isinstance(actual, (set, frozenset))
     ):
         return f"{where} is {_type_name(actual)}, expected {_type_name(expected)}"
-    return None if actual == expected else f"{where} is {_fmt(actual)}, expected {_fmt(expected)}"
+    try:
+        same = bool(actual == expected)
+    except Exception as exc:  # e.g. an object whose == returns an array
+        return Unverified(
+            f"{where} ({_type_name(expected)}) cannot be compared ({type(exc).__name__}): not verified"
+        )
+    return None if same else f"{where} is {_fmt(actual)}, expected {_fmt(expected)}"
+
+
+def _family(value: Any) -> str | None:
+    """The structured types compared by their parts: pandas, SciPy sparse, torch."""
+    module = type(value).__module__ or ""
+    if module.startswith("pandas"):
+        import pandas as pd
+
+        for name, kind in (("frame", pd.DataFrame), ("series", pd.Series), ("index", pd.Index)):
+            if isinstance(value, kind):
+                return name
+        return None
+    if module.startswith("scipy.sparse") and hasattr(value, "tocoo"):
+        return "sparse"
+    if module.startswith("torch") and hasattr(value, "detach"):
+        return "tensor"
+    return None
+
+
+def _values(obj: Any) -> np.ndarray:
+    """A Series' or an Index's values as an ndarray: NumPy dtypes as they are, others (strings,
+    nullable numbers, categoricals, datetimes with zones) as objects with None for missing."""
+    if isinstance(obj.dtype, np.dtype):
+        return np.asarray(obj)
+    return np.asarray(obj.astype(object).where(obj.notna(), None), dtype=object)
+
+
+def _compare_column(e: Any, a: Any, tol: Tolerance, where: str) -> str | None:
+    if str(e.dtype) != str(a.dtype) and not (
+        isinstance(e.dtype, np.dtype)
+        and isinstance(a.dtype, np.dtype)
+        and {e.dtype.kind, a.dtype.kind} <= {"i", "u"}
+    ):
+        return f"{where} has dtype {a.dtype}, expected {e.dtype}"
+    return _compare_arrays(_values(e), _values(a), tol, where)
+
+
+def _compare_index(e: Any, a: Any, tol: Tolerance, where: str) -> str | None:
+    import pandas as pd
+
+    if isinstance(e, pd.MultiIndex) != isinstance(a, pd.MultiIndex):
+        return f"{where} is {_type_name(a)}, expected {_type_name(e)}"
+    if list(e.names) != list(a.names):
+        return f"{where} has names {list(a.names)}, expected {list(e.names)}"
+    if len(e) != len(a):
+        return f"{where} has {len(a)} entries, expected {len(e)}"
+    if isinstance(e, pd.MultiIndex):
+        for level in range(e.nlevels):
+            diff = _compare_column(
+                e.get_level_values(level), a.get_level_values(level), tol, f"{where} level {level}"
+            )
+            if diff:
+                return diff
+        return None
+    if isinstance(e, pd.RangeIndex) and isinstance(a, pd.RangeIndex):
+        return None if e.equals(a) else f"{where} is {a!r}, expected {e!r}"
+    return _compare_column(e, a, tol, where)
+
+
+def _compare_series(e: Any, a: Any, tol: Tolerance, where: str) -> str | None:
+    if e.name != a.name:
+        return f"{where} is named {a.name!r}, expected {e.name!r}"
+    if len(e) != len(a):
+        return f"{where} has {len(a)} rows, expected {len(e)}"
+    return _compare_index(e.index, a.index, tol, f"{where}.index") or _compare_column(
+        e, a, tol, where
+    )
+
+
+def _compare_frame(e: Any, a: Any, tol: Tolerance, where: str) -> str | None:
+    if e.shape != a.shape:
+        return f"{where} has shape {a.shape}, expected {e.shape}"
+    diff = _compare_index(e.columns, a.columns, tol, f"{where}.columns") or _compare_index(
+        e.index, a.index, tol, f"{where}.index"
+    )
+    if diff:
+        return diff
+    for j, name in enumerate(e.columns):
+        diff = _compare_column(e.iloc[:, j], a.iloc[:, j], tol, f"{where}[{name!r}]")
+        if diff:
+            return diff
+    return None
+
+
+def _compare_sparse(e: Any, a: Any, tol: Tolerance, where: str) -> str | None:
+    if type(e).__name__ != type(a).__name__:
+        return f"{where} is {type(a).__name__}, expected {type(e).__name__}"
+    if e.shape != a.shape:
+        return f"{where} has shape {a.shape}, expected {e.shape}"
+    ek, ak = e.dtype.kind, a.dtype.kind
+    if ek != ak and not ({ek, ak} <= {"i", "u"}):
+        return f"{where} has dtype {a.dtype}, expected {e.dtype} (another kind of number)"
+    e, a = e.tocsr(), a.tocsr()
+    diff = (a - e).tocoo()
+    rtol, atol = tol.for_dtype(e.dtype, a.dtype)
+    gap = np.abs(diff.data)
+    near = np.abs(np.asarray(e[diff.row, diff.col]).ravel())
+    bad = ~(gap <= atol + rtol * near) if len(gap) else np.zeros(0, bool)
+    if not bad.any():
+        return None
+    i, j = int(diff.row[bad][0]), int(diff.col[bad][0])
+    more = f" ({int(bad.sum()) - 1} more entries differ)" if bad.sum() > 1 else ""
+    return f"{where}[{i}, {j}] is {_fmt(a[i, j])}, expected {_fmt(e[i, j])}{more}"
+
+
+def _compare_tensor(e: Any, a: Any, tol: Tolerance, where: str) -> str | None:
+    if str(e.dtype) != str(a.dtype):
+        return f"{where} has dtype {a.dtype}, expected {e.dtype}"
+    as_array = (
+        (lambda t: t.detach().float().numpy())
+        if "bfloat16" in str(e.dtype)
+        else (lambda t: t.detach().numpy())
+    )
+    return _compare_arrays(as_array(e), as_array(a), tol, where)
+
+
+_COMPARERS = {
+    "frame": _compare_frame,
+    "series": _compare_series,
+    "index": _compare_index,
+    "sparse": _compare_sparse,
+    "tensor": _compare_tensor,
+}
+
+
+def comparison_notes(value: Any) -> list[str]:
+    """What a reader should know about how results like ``value`` are compared."""
+    notes: set[str] = set()
+
+    def walk(v: Any, depth: int = 0) -> None:
+        if depth > 6:
+            return
+        if isinstance(v, Opaque):
+            notes.add(
+                f"the reference returns {v.type_name}, which cannot be compared structurally: "
+                "candidates are marked 'unverified', never 'passed'"
+            )
+        elif getattr(v, "wire_type", ""):
+            notes.add(
+                f"results of type {v.wire_type} are compared as their base arrays (the same "
+                "values in another array type pass)"
+            )
+        elif isinstance(v, (list, tuple)):
+            for x in v[:20]:
+                walk(x, depth + 1)
+        elif isinstance(v, dict):
+            for x in list(v.values())[:20]:
+                walk(x, depth + 1)
+        elif isinstance(v, Record):
+            for x in v.fields.values():
+                walk(x, depth + 1)
+
+    walk(value)
+    return sorted(notes)
 
 
 def _integral(v: Any) -> bool:
@@ -146,7 +334,14 @@ def _compare_arrays(
             f"{where} has dtype {actual.dtype}, expected {expected.dtype} (another kind of number)"
         )
     if ek in "mM" and ak == ek:  # dates and durations: exact, NaT equal to NaT
-        bad = expected.view("i8") != actual.view("i8")
+        common = np.promote_types(expected.dtype, actual.dtype)
+        bad = expected.astype(common).view("i8") != actual.astype(common).view("i8")
+    elif ek == "O" and expected.ndim:  # objects (strings, None, containers): each by its own
+        for idx in np.ndindex(expected.shape):
+            diff = compare(expected[idx], actual[idx], tol, f"{where}[{', '.join(map(str, idx))}]")
+            if diff:
+                return diff
+        return None
     elif ek not in "fc" or ak not in "fc":
         bad = np.asarray(expected != actual)
     else:

@@ -201,13 +201,28 @@ class SessionStore:
         with self._connect() as con:
             rows = con.execute(
                 "SELECT r.id, r.kind, r.entry, r.status, r.created, r.accepted, r.owner_pid,"
-                " (SELECT COUNT(*) FROM candidates c WHERE c.run_id = r.id)"
+                " (SELECT COUNT(*) FROM candidates c WHERE c.run_id = r.id), r.options"
                 " FROM runs r ORDER BY r.created"
             ).fetchall()
-        keys = ("id", "kind", "entry", "status", "created", "accepted", "owner_pid", "candidates")
+        keys = (
+            "id",
+            "kind",
+            "entry",
+            "status",
+            "created",
+            "accepted",
+            "owner_pid",
+            "candidates",
+            "options",
+        )
         out = [dict(zip(keys, row)) for row in rows]
         for run in out:
             run["status"] = _live_status(run["status"], run.pop("owner_pid"))
+            try:  # where an optimize run's inputs came from (example, history, inputs, ...)
+                options = json.loads(run.pop("options") or "{}")
+            except ValueError:
+                options = {}
+            run["inputs"] = options.get("inputs_source") or "" if isinstance(options, dict) else ""
         return out
 
     def run(self, run_id: str) -> dict[str, Any]:

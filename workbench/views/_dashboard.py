@@ -37,8 +37,9 @@ def _session_path(db_path: str | Path) -> Path:
 def _run_label(run: dict[str, Any]) -> str:
     when = datetime.datetime.fromtimestamp(run["created"]).strftime("%Y-%m-%d %H:%M")
     accepted = f", accepted {run['accepted']}" if run["accepted"] else ""
+    inputs = f"inputs: {run['inputs']} · " if run.get("inputs") else ""
     return (
-        f"{when} · {run['kind']} {run['entry'] or ''} · {run['candidates']} candidate(s) · "
+        f"{when} · {run['kind']} {run['entry'] or ''} · {run['candidates']} candidate(s) · {inputs}"
         f"{run['status']}{accepted} · {run['id']}"
     )
 

@@ -58,6 +58,7 @@ def legend_html() -> str:
         (STATUS_COLOURS["failed"], "failed (wrong results)"),
         (STATUS_COLOURS["error"], "error / crashed"),
         (STATUS_COLOURS["timeout"], "timeout / out of memory"),
+        (STATUS_COLOURS["unverified"], "unverified (results cannot be compared)"),
     ]
     spans = "".join(
         f"<span style='margin-right:12px;white-space:nowrap'><span style='display:inline-block;"
@@ -83,6 +84,8 @@ def detail_html(node: CandidateNode, model: ExplorerModel) -> str:
         rows.append(("timing", html.escape(node.timing.text())))
     if model.reference is not None:
         rows.append(("reference", html.escape(model.reference.text())))
+    if model.inputs:
+        rows.append(("inputs", html.escape(model.inputs)))
     if node.hot_lines:
         rows.append(("hot lines", _hot_lines_html(node.hot_lines)))
     elif node.profile_note:

@@ -21,6 +21,7 @@ STATUS_COLOURS = {
     "timeout": "#8250df",
     "crashed": "#cf222e",
     "oom": "#8250df",
+    "unverified": "#6e7781",  # a result of a type that cannot be compared
 }
 SLOWER_COLOUR = "#d4a72c"  # passed, but significantly slower than the reference
 SAME_COLOUR = "#57606a"  # passed, no significant change
@@ -173,6 +174,7 @@ class ExplorerModel:
     paths: list[PathGroup]
     notes: list[str]
     accepted: str | None
+    inputs: str = ""  # where the inputs came from and their sizes
 
     def nodes(self) -> list[CandidateNode]:
         """Every candidate in tree order (path by path, each followed by its refinements)."""
@@ -183,6 +185,11 @@ class ExplorerModel:
             if node.id == candidate_id:
                 return node
         raise KeyError(candidate_id)
+
+
+def inputs_text(inputs: dict[str, Any]) -> str:
+    """One line: where the inputs came from and their sizes (empty for older sessions)."""
+    return str(inputs.get("description") or inputs.get("source") or "")
 
 
 def _label(c: CandidateResult) -> str:
@@ -252,4 +259,5 @@ def build_model(source: OptimizeResult | dict[str, Any]) -> ExplorerModel:
         paths=list(groups.values()),
         notes=list(result.notes),
         accepted=result.accepted,
+        inputs=inputs_text(result.inputs),
     )
