@@ -8,11 +8,11 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
-from workbench.optimizer._inputs import _from_history, _Resample, _rows
-from workbench.optimizer._task import task_from
 
 import workbench
 from workbench._errors import InputsError, UsageError
+from workbench.optimizer._inputs import _from_history, _Resample, _rows
+from workbench.optimizer._task import task_from
 
 ROWWISE = """
 def total_scores(df):

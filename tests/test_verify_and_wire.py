@@ -167,6 +167,7 @@ def test_sparse_torch_records_and_subclasses_compare_by_structure():
 
     import torch
     from numba import typed
+
     from workbench.optimizer._verify import Unverified, comparison_notes
 
     t = torch.arange(6.0).reshape(2, 3)
