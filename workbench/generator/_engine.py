@@ -15,6 +15,7 @@ import ast
 import builtins
 import dataclasses
 import html
+import os
 import re
 import threading
 import time
@@ -615,6 +616,7 @@ def generate(
                 timeout=test_timeout,
                 memory_mb=settings.memory_limit_mb,
                 cache_dir=settings.home / "passmatrix",
+                workers=settings.workers or os.cpu_count() or 1,
                 executor=executor,
             )
         candidates = _candidates(matrix)

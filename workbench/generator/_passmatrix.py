@@ -229,9 +229,12 @@ class _Cache:
         self.db.close()
 
 
-def _jobs(codes, tests, prelude, timeout, memory_mb, process_per_test, cells) -> list[CellsJob]:
+def _jobs(
+    codes, tests, prelude, timeout, memory_mb, process_per_test, cells, workers
+) -> list[CellsJob]:
     """Batches of cells, a code's cells together (its load cell first), up to _CHUNK a job."""
-    size = 1 if process_per_test else _CHUNK
+    # enough batches to keep every worker busy, none over _CHUNK cells
+    size = 1 if process_per_test else max(1, min(_CHUNK, -(-len(cells) // (2 * workers))))
     by_code: dict[int, list[tuple[int, int]]] = {}
     for cell in sorted(cells):  # the load cell (-1) first, then the tests in order
         by_code.setdefault(cell[0], []).append(cell)
