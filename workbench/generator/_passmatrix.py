@@ -138,7 +138,7 @@ def build_pass_matrix(
     todo = [cell for cell in keys if cell not in results]
     if todo:
         jobs = _jobs(
-            unique_codes, unique_tests, prelude, timeout, memory_mb, process_per_test, todo
+            unique_codes, unique_tests, prelude, timeout, memory_mb, process_per_test, todo, workers
         )
         own = executor is None
         executor = executor or LocalExecutor(workers)
