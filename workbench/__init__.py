@@ -15,8 +15,17 @@ from ._errors import (
 from ._load import load
 from ._settings import Settings, configure, get_settings
 from .generator._engine import GenerateResult, generate, load_generate_result
+from .optimizer import (
+    CandidateResult,
+    Mismatch,
+    OptimizeResult,
+    Reference,
+    Refinement,
+    RunControl,
+    Timing,
+    Verification,
+)
 from .optimizer._engine import load_result, optimize
-from .optimizer._results import CandidateResult, Mismatch, OptimizeResult, Reference, Timing
 from .optimizer.strategies import CandidateSpec, LLMStrategy, NumbaStrategy, Strategy
 from .store._sessions import SessionStore
 from .visualizer._engine import FigureFacts, VisualizeResult, describe_data, visualize
@@ -36,11 +45,14 @@ __all__ = [
     "NumbaStrategy",
     "OptimizeResult",
     "Reference",
+    "Refinement",
+    "RunControl",
     "SessionError",
     "SessionStore",
     "Settings",
     "Strategy",
     "Timing",
+    "Verification",
     "UsageError",
     "VisualizeResult",
     "WorkbenchError",

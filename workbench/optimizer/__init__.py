@@ -2,6 +2,7 @@
 verification, timing statistics, line profile, results)."""
 
 from ._engine import load_result, optimize
+from ._options import Refinement, RunControl, Verification
 from ._results import CandidateResult, HotLine, Mismatch, OptimizeResult, Reference, Timing
 from .strategies import CandidateSpec, LLMStrategy, NumbaStrategy, Strategy
 
@@ -14,8 +15,11 @@ __all__ = [
     "NumbaStrategy",
     "OptimizeResult",
     "Reference",
+    "Refinement",
+    "RunControl",
     "Strategy",
     "Timing",
+    "Verification",
     "load_result",
     "optimize",
 ]

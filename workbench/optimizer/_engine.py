@@ -24,6 +24,7 @@ from ..store import RunHandle, SessionStore
 from ._inputs import prepare_inputs, stress_timings
 from ._jobs import Program, TimingJob, TimingPlan, TimingReport, VerifyJob, VerifyReport, explain
 from ._lineprofile import PROFILE_OPTIONS, hot_lines
+from ._options import Refinement, RunControl, Verification, merged
 from ._results import (
     CandidateResult,
     Mismatch,
@@ -104,8 +105,15 @@ def optimize(
     progress: Progress | None = None,
     settings: Settings | None = None,
     executor: Any = None,
+    verification: Verification | None = None,
+    refinement: Refinement | None = None,
+    control: RunControl | None = None,
 ) -> OptimizeResult:
     """Make a function faster without changing its results.
+
+    The options come in three groups, ``verification=Verification(...)``,
+    ``refinement=Refinement(...)`` and ``control=RunControl(...)``; the keywords of the same
+    names fill them in or override them.
 
     Candidates (from ``strategies`` and the code strings in ``candidates``) each run in an
     isolated worker process, are checked against the reference on inputs of several sizes and
@@ -133,6 +141,32 @@ def optimize(
     "local", "serial", a Dask scheduler address, a ``distributed.Client`` or an ``Executor``.
     """
     started = time.perf_counter()
+    check = merged(
+        verification or Verification(),
+        dict(
+            tests=tests, rtol=rtol, atol=atol, sizes=sizes, timing_size=timing_size, stress=stress
+        ),
+    )
+    tests, rtol, atol, sizes = check.tests, check.rtol, check.atol, check.sizes
+    timing_size, stress = check.timing_size, check.stress
+    more = merged(
+        refinement or Refinement(),
+        dict(
+            rounds=rounds,
+            patience=patience,
+            hint=hint,
+            token_budget=token_budget,
+            time_limit=time_limit,
+        ),
+    )
+    rounds, patience, hint = more.rounds, more.patience, more.hint
+    token_budget, time_limit = more.token_budget, more.time_limit
+    run_control = merged(
+        control or RunControl(),
+        dict(time_budget=time_budget, executor=executor, stop=stop, progress=progress),
+    )
+    time_budget, executor = run_control.time_budget, run_control.executor
+    stop, progress = run_control.stop, run_control.progress
     settings = settings or get_settings()
     if time_budget is not None:
         if time_budget <= 0:
