@@ -1,6 +1,6 @@
 """Run the red-team catalogue and print a table: case, verdict, reason.
 
-python benchmarks/redteam.py [--only NAME,...]
+python benchmarks/redteam.py [--only NAME,...] [--executor local|serial|tcp://host:8786]
 """
 
 from __future__ import annotations
@@ -16,12 +16,16 @@ from redteam_cases import CASES, run_case  # beside this script: not part of the
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated case names")
+    parser.add_argument(
+        "--executor", default="local", help="local, serial, or a Dask scheduler address"
+    )
     args = parser.parse_args()
     chosen = [c for c in CASES if not args.only or c.name in args.only.split(",")]
     base = {
         "home": tempfile.mkdtemp(prefix="wb-redteam-"),
         "time_budget": 0.5,
         "timing_target": 0.05,
+        "executor": args.executor,
     }
     print(f"| {'case':<22} | {'kind':<5} | {'verdict':<7} | {'speedup':>7} | held | reason")
     print(f"|{'-' * 24}|{'-' * 7}|{'-' * 9}|{'-' * 9}|------|--------")

@@ -244,3 +244,17 @@ def test_the_setting_names_the_cluster(cluster):
         namespace={"np": np},
     )
     assert [c.status for c in res.candidates] == ["passed"]
+
+
+@pytest.mark.slow  # every red-team case once more, on the cluster (about 3 minutes)
+def test_the_red_team_holds_through_dask(cluster, tmp_path):
+    from benchmarks.redteam_cases import CASES, run_case
+
+    address, _, _ = cluster
+    base = {"home": str(tmp_path), "time_budget": 0.2, "timing_target": 0.02, "executor": address}
+    wrong = []
+    for case in CASES:
+        row = run_case(case, base_settings=base)
+        if not row.held:
+            wrong.append(f"{case.name}: {row.why} ({row.reason})")
+    assert not wrong, "\n".join(wrong)

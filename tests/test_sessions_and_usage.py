@@ -56,7 +56,7 @@ def test_wb_sessions_show_resume_accept(shell):
     shown = shell.run_line_magic("wb", f"show {res.run_id}")
     assert [c.id for c in shown.candidates] == [c.id for c in res.candidates]
     resumed = shell.run_line_magic("wb", f"resume {res.run_id}")
-    resumed.accept(new_cell=False)
+    resumed.accept(resumed.candidates[0].id, new_cell=False)  # not faster: chosen by id
     assert shell.user_ns["double"](np.ones(1))[0] == 2.0
     assert res.run_id in repr(shell.run_line_magic("wb", "sessions"))
     with pytest.raises(IPythonUsageError, match="no session"):
@@ -86,17 +86,35 @@ def test_wb_load_puts_the_accepted_code_in_the_cell_after_a_restart(shell):
         shell.run_line_magic("wb", "load a b")
 
 
+SLOW_CELL = (
+    "def double(x):\n    out = x.copy()\n    for i in range(len(out)):\n"
+    "        out[i] = x[i] * 2.0\n    return out\n"
+)
+
+
 def test_accept_offers_the_code_as_next_cell(shell):
     shell.user_ns.update(make=make, cands=["def double(x):\n    return x + x\n"])
     shell.rl_next_input = None
     res = shell.run_cell_magic(
-        "optimize", "--inputs make --candidates cands --strategies none --sizes 2,30 --accept", CELL
+        "optimize",
+        "--inputs make --candidates cands --strategies none --sizes 2,3000 --accept",
+        SLOW_CELL,
     )
     assert res.accepted == res.candidates[0].id
     assert shell.user_ns["double"].__code__.co_filename.startswith("<accepted")
     # the terminal shell keeps the offered cell here; Jupyter sends it as a set_next_input payload
     assert "return x + x" in shell.rl_next_input
     assert res.run_id in shell.rl_next_input
+
+
+def test_accept_binds_nothing_when_no_candidate_is_faster(shell):
+    shell.user_ns.update(make=make, cands=["def double(x):\n    return x + x\n"])
+    res = shell.run_cell_magic(
+        "optimize", "--inputs make --candidates cands --strategies none --sizes 2,30 --accept", CELL
+    )
+    assert res.candidates[0].status == "passed" and res.best is None
+    assert res.accepted is None and "double" not in shell.user_ns
+    assert any("nothing was bound" in n for n in res.notes)
 
 
 def test_wb_config_sets_typed_settings(shell):

@@ -232,6 +232,11 @@ class WorkbenchMagics(Magics):
             )
             if args.accept and result.best is not None:
                 result.accept()
+            elif args.accept:
+                result.notes.append(
+                    "--accept: no candidate is significantly faster than yours; nothing was "
+                    "bound (res.accept(ID) takes any passed one)"
+                )
             return result
         except (UsageError, LLMError) as exc:  # one line, no traceback
             raise IPythonUsageError(str(exc)) from None

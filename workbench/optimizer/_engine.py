@@ -798,9 +798,9 @@ def _reference_notes(reference: Reference) -> list[str]:
     notes = []
     if reference.skipped:
         notes.append(
-            "the reference itself fails on "
+            "your function raises on "
             + "; ".join(reference.skipped)
-            + ": those inputs are skipped"
+            + ": candidates must raise the same exception type there"
         )
     for name, error in reference.tests.items():
         if error:

@@ -160,11 +160,28 @@ class VerifyJob:
 
         for i in sorted(self.expected):
             expected = self.expected[i]
-            if "output" not in expected:
-                continue
             got = report.cases.get(i)
             if got is None:
                 return Verdict("error", f"no result for {labels[i]}")
+            if "output" not in expected:  # the reference raises here: so must the candidate
+                raised = expected.get("error_type")
+                if raised is None or got.get("error_type") == raised:
+                    continue
+                actual = (
+                    f"raised {got['error']}"
+                    if "error" in got
+                    else f"returned {preview(got['output'])}"
+                )
+                return Verdict(
+                    "failed",
+                    f"{actual} where your function raises {raised} (input {labels[i]})",
+                    {
+                        "input": labels[i],
+                        "arguments": (self.arguments or [[]] * len(labels))[i],
+                        "expected": f"raises {expected['error']}",
+                        "actual": actual,
+                    },
+                )
             if "output" not in got:
                 status, why = explain(got["error"], self.limits)
                 return wrong(i, status, f"{why} (on input {labels[i]})", why)
