@@ -133,3 +133,15 @@ def test_reference_and_candidate_are_timed_on_the_same_calls():
     assert cand.status == "passed", cand.reason
     # the interval is a bootstrap of the paired medians: it holds the point estimate
     assert cand.speedup_low <= cand.speedup <= cand.speedup_high
+
+
+NARROW = "import numpy as np\ndef total(xs):\n    return np.full(len(xs), np.sum(xs), dtype=np.float32)\n"
+
+
+def test_a_narrower_float_result_fails_unless_allowed_and_is_then_flagged():
+    inputs = lambda n: (np.random.default_rng(n).random(n),)  # noqa: E731
+    _, cand = _one(REFERENCE, NARROW, inputs, sizes=[2, 9, 31])
+    assert cand.status == "failed" and "lower precision" in cand.reason
+    _, allowed = _one(REFERENCE, NARROW, inputs, sizes=[2, 9, 31], precision="any")
+    assert allowed.status == "passed", allowed.reason
+    assert allowed.lower_precision and "LOWER PRECISION" in allowed.reason

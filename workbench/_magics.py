@@ -124,6 +124,11 @@ class WorkbenchMagics(Magics):
         help="absolute tolerance for floating-point results (default by dtype)",
     )
     @argument(
+        "--allow-lower-precision",
+        action="store_true",
+        help="let a candidate return float32 where your function returns float64 (flagged)",
+    )
+    @argument(
         "--time-budget",
         type=float,
         metavar="S",
@@ -223,6 +228,7 @@ class WorkbenchMagics(Magics):
                 entry=args.entry,
                 rtol=args.rtol,
                 atol=args.atol,
+                precision="any" if args.allow_lower_precision else "same",
                 time_budget=args.time_budget,
                 sizes=sizes,
                 target=args.target,

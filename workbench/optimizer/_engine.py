@@ -105,11 +105,15 @@ def optimize(
     progress: Progress | None = None,
     settings: Settings | None = None,
     executor: Any = None,
+    precision: str = "same",
     verification: Verification | None = None,
     refinement: Refinement | None = None,
     control: RunControl | None = None,
 ) -> OptimizeResult:
     """Make a function faster without changing its results.
+
+    ``precision="any"`` lets a candidate return a narrower float dtype than the reference
+    (float32 for float64), flagged on the candidate; by default it fails.
 
     The options come in three groups, ``verification=Verification(...)``,
     ``refinement=Refinement(...)`` and ``control=RunControl(...)``; the keywords of the same
@@ -179,7 +183,9 @@ def optimize(
         raise UsageError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
     if strategies is None:
         strategies = {"cpu": ("numba",), "cupy": ("cupy",), "numba-cuda": ("numba-cuda",)}[target]
-    tol = Tolerance(rtol, atol, device=target != "cpu")
+    if precision not in ("same", "any"):
+        raise UsageError(f"precision is 'same' or 'any', not {precision!r}")
+    tol = Tolerance(rtol, atol, device=target != "cpu", lower_precision=precision == "any")
     device_note = _device_note(target)
     prepared = _prepare_inputs(
         inputs,
@@ -658,6 +664,7 @@ class _Run:
             cand.status, cand.reason = report.verdict.status, report.verdict.reason
             cand.mismatch = Mismatch.from_dict(report.verdict.mismatch)
         else:
+            cand.lower_precision = report.lower_precision
             return True
         return False
 
@@ -688,6 +695,8 @@ class _Run:
         cand.noise_floor = noise_floor(min(cand.timing.median, _median(ref_times)))
         cand.status = "passed"
         cand.reason = _passed_reason(cand, len(self.result.reference.sizes), len(self.tests))
+        if cand.lower_precision:
+            cand.reason += "; LOWER PRECISION than your function's results (allowed)"
         if side.gpu_note:
             cand.reason += f"; {str(side.gpu_note)[:200]}"
         cand.hot_lines, cand.profile_note = hot_lines(side.profile, spec.code)

@@ -25,7 +25,7 @@ from ..execute import timing_slot, verification_slot
 from ..sandbox import Limits, Worker, sandbox_start_failure
 from ..sandbox._channel import Channel, WorkerGone, dumps_by_value
 from ..sandbox._wire import WireError
-from ._verify import Tolerance, Unverified, compare, preview
+from ._verify import Tolerance, Unverified, compare, narrower, preview
 
 WORKER = "workbench.sandbox._candidate_worker"
 
@@ -84,6 +84,7 @@ class VerifyReport:
     verdict: Verdict | None = None
     output: str = ""
     load_seconds: float = 0.0
+    lower_precision: bool = False  # passed with a narrower float dtype (allowed by the user)
 
 
 @dataclass
@@ -207,6 +208,11 @@ class VerifyJob:
         for test in report.tests:
             if not test["ok"]:
                 return Verdict("failed", f"{test['name']} failed: {test['error']}")
+        report.lower_precision = any(
+            narrower(self.expected[i]["output"], got["output"])
+            for i, got in report.cases.items()
+            if "output" in got and "output" in self.expected.get(i, {})
+        )
         return None
 
 

@@ -111,6 +111,7 @@ class CandidateResult:
     speedup_low: float | None = None  # 95 % bootstrap interval of the speedup
     speedup_high: float | None = None
     noise_floor: float = 0.05  # "faster" needs the whole interval above 1 + this
+    lower_precision: bool = False  # returns a narrower float dtype (the user allowed it)
     warnings: list[str] = field(default_factory=list)
     output: str = ""
     path: str | None = None

@@ -27,6 +27,7 @@ class Tolerance:
     rtol: float | None = None
     atol: float | None = None
     device: bool = False  # results computed on a GPU: float32-friendly defaults
+    lower_precision: bool = False  # a narrower float dtype than the reference's is allowed
 
     def for_dtype(self, *dtypes: np.dtype) -> tuple[float, float]:
         sizes = [d.itemsize // (2 if d.kind == "c" else 1) for d in dtypes if d.kind in "fc"]
@@ -323,6 +324,16 @@ def _integral(v: Any) -> bool:
     return isinstance(v, (int, np.integer))
 
 
+def narrower(expected: Any, actual: Any) -> bool:
+    """``actual`` holds floats of a narrower dtype than ``expected`` (float32 for float64)."""
+    if isinstance(expected, (list, tuple)) and isinstance(actual, (list, tuple)):
+        return any(narrower(e, a) for e, a in zip(expected, actual))
+    e, a = getattr(expected, "dtype", None), getattr(actual, "dtype", None)
+    if e is None or a is None or e.kind not in "fc" or a.kind not in "fc":
+        return False
+    return a.itemsize // (2 if a.kind == "c" else 1) < e.itemsize // (2 if e.kind == "c" else 1)
+
+
 def _compare_arrays(
     expected: np.ndarray, actual: np.ndarray, tol: Tolerance, where: str
 ) -> str | None:
@@ -345,6 +356,11 @@ def _compare_arrays(
     elif ek not in "fc" or ak not in "fc":
         bad = np.asarray(expected != actual)
     else:
+        if narrower(expected, actual) and not (tol.lower_precision or tol.device):
+            return (
+                f"{where} is {actual.dtype}, lower precision than your function's "
+                f"{expected.dtype}: allow it with --allow-lower-precision (precision='any')"
+            )
         rtol, atol = tol.for_dtype(expected.dtype, actual.dtype)
         e_nan, a_nan = np.isnan(expected), np.isnan(actual)
         if (a_nan & ~e_nan).any():
