@@ -145,3 +145,22 @@ def test_a_narrower_float_result_fails_unless_allowed_and_is_then_flagged():
     _, allowed = _one(REFERENCE, NARROW, inputs, sizes=[2, 9, 31], precision="any")
     assert allowed.status == "passed", allowed.reason
     assert allowed.lower_precision and "LOWER PRECISION" in allowed.reason
+
+
+NOISY = "import numpy as np\ndef jitter(x):\n    return x + np.random.random(len(x))\n"
+
+
+def test_a_non_deterministic_reference_is_seeded_alike_and_said_so():
+    inputs = lambda n: (np.arange(float(n)),)  # noqa: E731
+    same = "import numpy as np\ndef jitter(x):\n    return np.random.random(len(x)) + x\n"
+    res, cand = _one(NOISY, same, inputs, sizes=[2, 9, 31])
+    assert cand.status == "passed", cand.reason
+    assert any("seeded alike" in n for n in res.notes)
+    _, wrong = _one(NOISY, "def jitter(x):\n    return x + 0.5\n", inputs, sizes=[2, 9, 31])
+    assert wrong.status == "failed"
+
+
+def test_a_reference_random_beyond_seeding_gets_one_clear_line():
+    urandom = "import os\ndef r(x):\n    return os.urandom(4)\n"
+    with pytest.raises(UsageError, match="different results on the same input"):
+        _one(urandom, urandom, lambda n: (n,), sizes=[1, 2])

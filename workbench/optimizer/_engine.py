@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .._errors import InputsError, UsageError
@@ -35,7 +35,7 @@ from ._results import (
 )
 from ._stats import noise_floor, speedup_interval
 from ._task import Task, task_from
-from ._verify import Tolerance, comparison_notes, preview
+from ._verify import Tolerance, compare, comparison_notes, preview
 from .strategies import CandidateSpec, Strategy, resolve_strategies
 from .strategies._base import dedupe
 
@@ -434,6 +434,7 @@ class _Run:
     stop: threading.Event | None
     target: str = "cpu"
     ref_cases: dict[int, dict[str, Any]] = field(default_factory=dict)
+    seeded: bool = False  # the reference is not deterministic: every call is seeded alike
     timeline: Timeline = field(default_factory=Timeline)
     strategies: list[Strategy] = field(default_factory=list)
     _exchanges_seen: dict[int, int] = field(default_factory=dict)
@@ -485,7 +486,16 @@ class _Run:
         return executor
 
     def program(self, role: str, code: str, gpu: str | None = None, marks: bool = False):
-        return Program(role, code, self.task.entry, self.context_bytes, gpu, marks, profile=True)
+        return Program(
+            role, code, self.task.entry, self.context_bytes, gpu, marks, True, self.seeded
+        )
+
+    def _deterministic(self, report: VerifyReport) -> bool:
+        again = report.again or {}
+        first = report.cases.get(again.get("index", -1), {})
+        if "output" not in again or "output" not in first:
+            return True
+        return compare(first["output"], again["output"], Tolerance(0.0, 0.0)) is None
 
     def verify_job(self, program: Program, expected: dict | None) -> VerifyJob:
         return VerifyJob(
@@ -518,7 +528,24 @@ class _Run:
         task, labels = self.task, self.labels
         program = self.program("reference", task.source)
         with self.executor() as executor:
-            report: VerifyReport = executor.submit(self.verify_job(program, None)).result()
+            job = replace(self.verify_job(program, None), again=True)
+            report: VerifyReport = executor.submit(job).result()
+            if not report.load_error and not self._deterministic(report):
+                # seed random and numpy.random alike before every call, of every program
+                self.seeded = True
+                program = self.program("reference", task.source)
+                job = replace(self.verify_job(program, None), again=True)
+                report = executor.submit(job).result()
+                if not self._deterministic(report):
+                    raise UsageError(
+                        "your function returns different results on the same input, even with "
+                        "random and numpy.random seeded alike: seed its own generator (e.g. "
+                        "np.random.default_rng(0)) so its results can be checked"
+                    )
+                self.result.notes.append(
+                    "your function returned different results on the same input: random and "
+                    "numpy.random are seeded alike before every call of it and of every candidate"
+                )
             if report.load_error:
                 raise UsageError(f"the cell's code fails when run on its own: {report.load_error}")
             ok = [i for i, c in report.cases.items() if "output" in c]

@@ -41,6 +41,7 @@ class Program:
     gpu: str | None = None  # "cupy" / "numba-cuda": device-synchronised timing with events
     marks: bool = False  # a workbench-generated GPU wrapper: its phase marks are read
     profile: bool = False  # load the line profiler, for a job that asks for a profile
+    seed: bool = False  # seed random and numpy.random alike before every call
 
     def job_message(self, cases: bytes, tests: bytes, make: bytes) -> dict[str, Any]:
         return {
@@ -54,6 +55,7 @@ class Program:
             "gpu": self.gpu,
             "marks": self.marks,
             "profile": self.profile,
+            "seed": self.seed,
         }
 
 
@@ -85,6 +87,7 @@ class VerifyReport:
     output: str = ""
     load_seconds: float = 0.0
     lower_precision: bool = False  # passed with a narrower float dtype (allowed by the user)
+    again: dict[str, Any] | None = None  # the last input's result a second time
 
 
 @dataclass
@@ -101,6 +104,7 @@ class VerifyJob:
     expected: dict[int, dict[str, Any]] | None = None  # the reference's case reports
     arguments: list[list[str]] | None = None  # previews of each input, for the mismatch
     tol: Tolerance | None = None
+    again: bool = False  # run the last input once more: is the program deterministic?
     kind: str = "verify"
 
     @property
@@ -121,7 +125,12 @@ class VerifyJob:
             register(channel.worker)
             try:
                 enter("loading")
-                channel.send(self.program.job_message(self.cases, self.tests, _NO_MAKE))
+                channel.send(
+                    {
+                        **self.program.job_message(self.cases, self.tests, _NO_MAKE),
+                        "again": self.again,
+                    }
+                )
                 msg = channel.recv()
                 if msg["kind"] == "error":
                     report.load_error = msg["error"]
@@ -131,6 +140,8 @@ class VerifyJob:
                     enter(f"verification (input {i + 1} of {len(self.labels)})")
                     msg = channel.recv()
                     report.cases[int(msg["index"])] = msg
+                if self.again:
+                    report.again = channel.recv()
                 for _ in range(self.n_tests):
                     enter("test")
                     report.tests.append(channel.recv())

@@ -60,6 +60,20 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
     if job is None:
         return
     role = job["role"]
+    # a non-deterministic reference: random and numpy.random seeded alike before every call
+    if job.get("seed"):
+        import random
+
+        py_seed, np_seed = random.seed, np.random.seed
+
+        def reseed() -> None:
+            py_seed(0)
+            np_seed(0)
+    else:
+
+        def reseed() -> None:
+            pass
+
     # GPU candidates: device sync and events bound before the program loads (CallProbe)
     probe = gpu_note = None
     if job.get("gpu"):
@@ -98,7 +112,9 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
     send({"kind": "loaded", "seconds": perf() - t0})
 
     # -- verification ----------------------------------------------------------------------
+    last_ok = None
     for index, args in enumerate(loads(job["cases"])):
+        reseed()
         t0 = perf()
         try:
             out = fn(*args)
@@ -114,6 +130,7 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
             )
             continue
         seconds = perf() - t0
+        last_ok = index
         aliases = [i for i, a in enumerate(args) if shares_memory(np, out, a)]
         try:
             send(
@@ -134,6 +151,17 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
                     "error": f"its result cannot be read: {describe(exc)}",
                 }
             )
+
+    # the same input once more: does the program give the same result twice?
+    if job.get("again") and last_ok is not None:
+        args = loads(job["cases"])[last_ok]
+        reseed()
+        try:
+            send({"kind": "again", "index": last_ok, "output": fn(*args)})
+        except BaseException as exc:  # noqa: BLE001
+            send({"kind": "again", "index": last_ok, "error": describe(exc)})
+    elif job.get("again"):
+        send({"kind": "again"})
 
     # -- the user's tests ------------------------------------------------------------------
     for name, test in loads(job["tests"]):
@@ -162,6 +190,7 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
             history = []
             while True:
                 args = make(size)
+                reseed()
                 t0 = perf()
                 fn(*args)
                 took = perf() - t0
@@ -173,6 +202,7 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
         elif cmd == "warmup":
             # JIT compilation happens here, on a size the timed calls never use
             args = make(max(1, command["size"] - 1))
+            reseed()
             t0 = perf()
             fn(*args)
             if probe is not None:
@@ -187,6 +217,7 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
             start = perf()
             for k in range(first, first + count):
                 args = make(size + k)  # fresh values for every call: a cache cannot hit
+                reseed()
                 gc_collect()
                 gc_disable()
                 if probe is not None:
