@@ -110,9 +110,13 @@ cells = [
         "    return counts"
     ),
     code(
-        "res = _\nslow_word_counts = word_counts\nres.accept()\n"
+        "res = _\nslow_word_counts = word_counts\n"
+        "# the significantly faster candidate; if the machine was too noisy to tell, the\n"
+        "# verified one by name (accept() alone then binds nothing, and says so)\n"
+        "chosen = res.best or res[0]\nres.accept(chosen)\n"
         "assert word_counts(text) == slow_word_counts(text)\n"
-        "print(f'word_counts: {res.inputs[\"source\"]}, {res.best.speedup:.1f}x faster, same results')"
+        "print(f'word_counts: {res.inputs[\"source\"]}, {chosen.speedup:.1f}x '\n"
+        "      f'[{chosen.speedup_low:.2f}-{chosen.speedup_high:.2f}], same results')"
     ),
 ]
 nb = nbf.v4.new_notebook(

@@ -614,6 +614,7 @@ class _Run:
                     {"kind": "candidate", "index": index, "total": total, "strategy": spec.strategy}
                 )
                 cand = _new_candidate(spec)
+                cand.order = index
                 if self.device_note and spec.strategy in GPU_STRATEGIES:
                     cand.reason = f"not run here: {self.device_note}"
                     finish(index, cand)
@@ -677,8 +678,7 @@ class _Run:
                     finish(index, cand)
             phases.close()
         # the table lists candidates in the order they were proposed, whatever finished first
-        order = {id(c): i for i, c in finished.items()}
-        result.candidates.sort(key=lambda c: order.get(id(c), -1))
+        result.candidates.sort(key=lambda c: c.order)
 
     def _verified(self, cand: CandidateResult, report: VerifyReport) -> bool:
         """Fill in why ``cand`` failed verification; True when it passed."""

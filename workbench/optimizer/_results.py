@@ -121,6 +121,7 @@ class CandidateResult:
     hot_lines: list[HotLine] = field(default_factory=list)  # hottest first (line profile)
     profile_note: str = ""  # why lines are missing, e.g. compiled with Numba
     mismatch: Mismatch | None = None  # the input it got wrong: arguments, expected, actual
+    order: int = 0  # when it was proposed in its run (they may finish in any order)
 
     # conveniences the API names
     @property
@@ -313,7 +314,10 @@ class OptimizeResult:
             entry=data.get("entry") or "",
             source=data.get("source") or "",
             reference=reference,
-            candidates=[CandidateResult.from_dict(c) for c in data.get("candidates", [])],
+            candidates=sorted(
+                (CandidateResult.from_dict(c) for c in data.get("candidates", [])),
+                key=lambda c: c.order,
+            ),
             run_id=data.get("id"),
             store_path=store_path,
             notes=data.get("notes") or [],

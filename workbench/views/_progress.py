@@ -101,9 +101,9 @@ class ProgressState:
         elif kind == "phase":
             what = _PHASES.get(event["phase"], event["phase"])
             self.phase = f"candidate {self._counted(event)[0] + 1}: {what}"
-        elif kind == "done":
-            index, self.total = self._counted(event)
-            self.done = index + 1
+        elif kind == "done":  # candidates finish in any order where they run in parallel
+            _, self.total = self._counted(event)
+            self.done += 1
             c = event["candidate"]
             what = fmt_speedup(c) if c.status == "passed" else c.reason
             self.log.append(f"[{self.done}/{self.total}] {c.strategy} {c.id}: {c.status} {what}")
