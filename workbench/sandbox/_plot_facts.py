@@ -60,6 +60,7 @@ def _axes_facts(index: int, ax: Any, renderer: Any, frame: Any) -> dict[str, Any
         if a.get_label() and not str(a.get_label()).startswith("_")
     ]
     position = ax.get_position()
+    xticks, yticks = _shown_ticks(ax.xaxis, 0), _shown_ticks(ax.yaxis, 1)
     return {
         "index": index,
         "series": n_series,
@@ -84,11 +85,11 @@ def _axes_facts(index: int, ax: Any, renderer: Any, frame: Any) -> dict[str, Any
         "labelled_series": len(labelled),
         "series_facts": series[:MAX_SERIES],
         "texts": [t.get_text()[:80] for t in ax.texts if t.get_text().strip()][:MAX_TEXTS],
-        "xticklabels": _tick_texts(ax.get_xticklabels()),
-        "yticklabels": _tick_texts(ax.get_yticklabels()),
-        "overlapping_xticks": _overlapping(ax.get_xticklabels(), renderer, "x"),
-        "overlapping_yticks": _overlapping(ax.get_yticklabels(), renderer, "y"),
-        "cut_ticks": _cut(ax.get_xticklabels() + ax.get_yticklabels(), renderer, frame),
+        "xticklabels": _tick_texts(xticks),
+        "yticklabels": _tick_texts(yticks),
+        "overlapping_xticks": _overlapping(xticks, renderer, "x"),
+        "overlapping_yticks": _overlapping(yticks, renderer, "y"),
+        "cut_ticks": _cut(xticks + yticks, renderer, frame),
         "outside_figure": bool(
             position.x0 < -0.01 or position.y0 < -0.01 or position.x1 > 1.01 or position.y1 > 1.01
         ),
@@ -232,6 +233,26 @@ def _points_outside(ax: Any, artists: list[Any]) -> list[int]:
         except Exception:  # noqa: BLE001 - a transform-less artist is not counted
             continue
     return [outside, total]
+
+
+def _shown_ticks(axis: Any, coordinate: int) -> list[Any]:
+    """The tick labels drawn: those of ticks inside the view (Matplotlib keeps labels for
+    ticks just outside it, which are never drawn)."""
+    low, high = sorted(axis.get_view_interval())
+    slack = 1e-9 * (high - low)
+    shown = []
+    for label in axis.get_ticklabels():
+        try:
+            where = float(label.get_position()[coordinate])
+        except (TypeError, ValueError):
+            continue
+        if (
+            label.get_visible()
+            and label.get_text().strip()
+            and low - slack <= where <= high + slack
+        ):
+            shown.append(label)
+    return shown
 
 
 def _tick_texts(labels: list[Any]) -> list[str]:
