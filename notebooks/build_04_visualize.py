@@ -51,7 +51,7 @@ ASK = (
     "    data=df,\n"
     "    backend=backend,\n"
     "    paths=3,\n"
-    "    refine_rounds=1,\n"
+    "    refine_rounds=2,\n"
     "    max_tokens=400,\n"
     "    temperature=0.7,\n"
     "    seed=4,\n"
@@ -59,9 +59,13 @@ ASK = (
     "result"
 )
 FACTS = (
-    "for path in [*result.paths, result.final]:\n"
-    "    status = 'passes' if path.passed else ('ran' if path.facts.executed else 'failed')\n"
-    "    print(f'{path.id:8} {status:7} {path.facts.summary()}')"
+    "print('the request asks for:')\n"
+    "for text in result.final.facts.expected:\n"
+    "    print('  -', text)\n"
+    "for attempt in [*result.paths, result.aggregated, *result.rounds]:\n"
+    "    status = 'passes' if attempt.passed else ('ran' if attempt.facts.executed else 'failed')\n"
+    "    print(f'{attempt.id:9} {status:7} {attempt.facts.summary()}')\n"
+    "print('final plot:', result.final.id)"
 )
 REFINE = (
     "refined = result.refine('log scale on the y axis, larger font')\n"
@@ -80,9 +84,13 @@ CELLS = [
         "# `%%visualize`: several readings of a plotting request, drawn and checked\n\n"
         "A plotting request is usually under-specified. VisPath asks the model for **K "
         "interpretations** (chart type, encoding, emphasis), writes a script for each, runs "
-        "every script in an **isolated worker** to a PNG, **checks the figure object** (errors, "
-        "empty axes, missing labels/title/legend, overlapping tick labels, series drawn), and "
-        "then has the model **aggregate** the paths and their feedback into a final script.\n\n"
+        "every script in an **isolated worker** to a PNG, **checks what the figure draws** "
+        "(errors, empty axes, missing labels/title/legend, groups joined into one line, series "
+        "in the same colour, a legend that names too few series, overlapping or cut labels, a "
+        "range that wants a log axis) and **holds it against the request** (here: one series "
+        "per region, one series highlighted), then has the model **aggregate** the paths and "
+        "their feedback into a final script, repaired while the checks fail; the best-scoring "
+        "attempt is kept.\n\n"
         "The model sees the data's schema and five rows, never the whole table. Here the "
         "model's answers are replayed from a recording of the embedded model."
     ),
@@ -93,7 +101,11 @@ CELLS = [
         "In a notebook with `%load_ext workbench` this is `%%visualize --data df`."
     ),
     new_code_cell(ASK),
-    new_markdown_cell("## 2. What the checks found on each figure"),
+    new_markdown_cell(
+        "## 2. What the checks found on each figure\n\n"
+        "What the request asks for is read from its words (and proposed by the model, kept only "
+        "when the request or the data backs it); each attempt is checked against it."
+    ),
     new_code_cell(FACTS),
     new_markdown_cell("## 3. Ask for changes in words, then accept"),
     new_code_cell(REFINE),

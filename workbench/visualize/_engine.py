@@ -671,6 +671,7 @@ class VisualizeResult:
     paths: list[PlotAttempt]
     final: PlotAttempt | None
     rounds: list[PlotAttempt] = field(default_factory=list)  # refinements of the final
+    aggregated: PlotAttempt | None = None  # the script written from the paths, before repairs
     run_id: str = ""
     store_path: str = ""
     notes: list[str] = field(default_factory=list)
@@ -1121,6 +1122,7 @@ def visualize(
         for attempt in made:
             _record_attempt(ctx, attempt)
         final: PlotAttempt | None = None
+        aggregated: PlotAttempt | None = None
         rounds: list[PlotAttempt] = []
         try:
             if aggregate and not (stop is not None and stop.is_set()):
@@ -1134,7 +1136,7 @@ def visualize(
                     expected=ctx.expected,
                 )
                 reply = _ask(ctx, messages, "final", progress, stop)
-                final = _attempt(ctx, "final", "aggregated from the paths", reply)
+                final = aggregated = _attempt(ctx, "final", "aggregated from the paths", reply)
                 _record_attempt(ctx, final)
                 for round_no in range(1, refine_rounds + 1):
                     if final.passed:
@@ -1164,6 +1166,7 @@ def visualize(
             paths=made,
             final=final,
             rounds=rounds,
+            aggregated=aggregated,
             run_id=run_id,
             store_path=str(store.path),
             notes=notes,
