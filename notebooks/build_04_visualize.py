@@ -50,9 +50,9 @@ ASK = (
     "    'monthly revenue by region, highlight the region that grew fastest, readable labels',\n"
     "    data=df,\n"
     "    backend=backend,\n"
-    "    paths=3,\n"
+    "    paths=2,\n"
     "    refine_rounds=2,\n"
-    "    max_tokens=400,\n"
+    "    max_tokens=350,\n"
     "    temperature=0.7,\n"
     "    seed=4,\n"
     ")\n"
@@ -97,7 +97,7 @@ CELLS = [
     new_code_cell(SETUP),
     new_code_cell(BACKEND),
     new_markdown_cell(
-        "## 1. Three paths and the aggregated plot\n\n"
+        "## 1. Two paths and the aggregated plot\n\n"
         "In a notebook with `%load_ext workbench` this is `%%visualize --data df`."
     ),
     new_code_cell(ASK),

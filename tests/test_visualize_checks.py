@@ -77,6 +77,15 @@ def test_one_line_through_all_groups_is_found_in_a_real_worker(sales):
     png, joined = render_script(ONE_LINE, sales)
     assert png is not None and not joined.passed
     assert any("x jumps back to the start 3 time(s)" in p for p in joined.problems), joined.problems
+    by_month = facts_of(
+        ONE_LINE.replace("df['month'], df['revenue']", "s.month, s.revenue").replace(
+            "ax.plot", "s = df.sort_values('month')\nax.plot", 1
+        ),
+        sales,
+    )
+    assert any("up and down at the same x 36 time(s)" in p for p in by_month.problems), (
+        by_month.problems
+    )
     png, per_region = render_script(PER_REGION, sales)
     assert png is not None and per_region.passed, per_region.problems
     assert per_region.axes[0]["legend_entries"] == ["East", "North", "South", "West"]

@@ -171,13 +171,14 @@ def _x_shape(xs: list[float]) -> dict[str, Any]:
     """How the x values run: steps back, and jumps back across most of the x range (several
     groups' data joined into one line jumps back once per group)."""
     if len(xs) < 3:
-        return {"x_backward_steps": 0, "x_restarts": 0}
+        return {"x_backward_steps": 0, "x_restarts": 0, "x_repeats": 0}
     span = max(xs) - min(xs)
     steps = [b - a for a, b in zip(xs, xs[1:], strict=False)]
     backward = sum(1 for s in steps if s < 0)
     # the last step is left out: a closed outline (a radar chart) jumps back to its start once
     restarts = sum(1 for s in steps[:-1] if span > 0 and s < -0.5 * span)
-    return {"x_backward_steps": backward, "x_restarts": restarts}
+    repeats = sum(1 for s in steps if s == 0)  # sorted groups joined: a zigzag at each x
+    return {"x_backward_steps": backward, "x_restarts": restarts, "x_repeats": repeats}
 
 
 def _finite_xy(xy: Any) -> list[tuple[float, float]]:

@@ -180,6 +180,13 @@ def _axes_findings(a: dict[str, Any], figure_entries: list[str]) -> list[str]:
                     "several groups are joined into one line; draw one line per group"
                 )
                 break
+            repeats, n = s.get("x_repeats", 0), s.get("n", 0)
+            if s["kind"] == "line" and n >= MIN_POINTS_FOR_RESTART and repeats >= n / 3:
+                found.append(
+                    f"draws one line that goes up and down at the same x {repeats} time(s): "
+                    "several groups are joined into one line; draw one line per group"
+                )
+                break
     same = _indistinguishable(series)
     if same >= 2 and not _emphasised(series):
         found.append(
