@@ -314,3 +314,42 @@ def test_magic_takes_a_file_or_no_data(shell, tmp_path, sales):
     for line in (f"--data {path}", ""):
         with pytest.raises(IPythonUsageError, match="switched off"):
             shell.run_cell_magic("visualize", line, "a sine wave from 0 to 2 pi")
+
+
+def _suite():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    return importlib.import_module("visualize_suite")
+
+
+def test_matplotbench_cases_are_read_from_a_local_copy_with_data_and_ground_truth(tmp_path):
+    suite = _suite()
+    root = tmp_path / "benchmark_data"
+    (root / "data" / "2").mkdir(parents=True)
+    (root / "data" / "2" / "data.csv").write_text("a,b\n1,2\n")
+    (root / "ground_truth").mkdir()
+    png, _ = render_script(
+        "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.title('truth')", None
+    )
+    (root / "ground_truth" / "example_2.png").write_bytes(png)
+    items = [
+        {"id": 1, "simple_instruction": " a sine wave from 0 to 2 pi ", "expert_instruction": ""},
+        {"id": 2, "simple_instruction": "plot data.csv", "expert_instruction": ""},
+    ]
+    (root / "benchmark_instructions.json").write_text(json.dumps(items))
+    cases = suite.matplotbench_cases(str(root), tmp_path / "cache", None)
+    assert [(c.id, c.instruction, c.data is None) for c in cases] == [
+        ("matplotbench-1", "a sine wave from 0 to 2 pi", True),
+        ("matplotbench-2", "plot data.csv", False),
+    ]
+    assert cases[1].data.endswith("data.csv") and cases[1].ground_truth.name == "example_2.png"
+    assert suite.matplotbench_cases(str(root), tmp_path, [2])[0].id == "matplotbench-2"
+
+    assert suite.similarity(png, cases[1].ground_truth) == pytest.approx(1.0)
+    other, _ = render_script(
+        "import matplotlib.pyplot as plt\nplt.bar(range(9), range(9))\nplt.title('other')", None
+    )
+    assert suite.similarity(other, cases[1].ground_truth) < 0.9
+    assert suite.similarity(None, cases[1].ground_truth) is None
