@@ -402,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", choices=("own", "frames", "matplotbench"), default="own")
     parser.add_argument("--matplotbench", default=MATPLOTBENCH_URL, metavar="DIR|URL")
-    parser.add_argument("--ids", default="", help="MatPlotBench ids, e.g. 1,4,76")
+    parser.add_argument("--ids", default="", help="case numbers, e.g. 8,1,4 (own) or 4,83")
     parser.add_argument("--cache", default="~/.cache/workbench/matplotbench")
     parser.add_argument("--limit", type=int, default=0, help="first N cases (0: all)")
     parser.add_argument("--paths", type=int, default=3)
@@ -419,13 +419,14 @@ def main(argv: list[str] | None = None) -> int:
     matplotlib.use("Agg")
     from workbench import _settings
 
-    if args.suite == "own":
-        cases = own_cases()
-    elif args.suite == "frames":
-        cases = frame_cases()
-    else:
-        ids = [int(i) for i in args.ids.split(",") if i.strip()] or None
+    ids = [int(i) for i in args.ids.split(",") if i.strip()] or None
+    if args.suite == "matplotbench":
         cases = matplotbench_cases(args.matplotbench, Path(args.cache).expanduser(), ids)
+    else:
+        cases = own_cases() if args.suite == "own" else frame_cases()
+        if ids:  # in the order given
+            by_number = {int(c.id.rsplit("-", 1)[1]): c for c in cases}
+            cases = [by_number[i] for i in ids if i in by_number]
     if args.limit:
         cases = cases[: args.limit]
 
