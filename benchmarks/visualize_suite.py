@@ -409,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refine-rounds", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=400)
     parser.add_argument("--model", default=None, help="embedded model (default: the default)")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per answer")
     parser.add_argument("--replay", default=None, metavar="FILE", help="answer from a recording")
     parser.add_argument("--record", default=None, metavar="FILE", help="save the exchanges")
     parser.add_argument("--out", default="visualize_suite.json")
@@ -435,9 +436,9 @@ def main(argv: list[str] | None = None) -> int:
 
         backend: Any = ReplayBackend(args.replay)
     else:
-        from workbench.llm._local import LocalModel, default_local_model
+        from workbench.llm._local import DEFAULT_MODEL, LocalModel
 
-        backend = LocalModel(args.model) if args.model else default_local_model()
+        backend = LocalModel(args.model or DEFAULT_MODEL, timeout=args.timeout)
     if args.record:
         from workbench.llm import RecordingBackend
 

@@ -39,9 +39,11 @@ BACKEND = (
     "backend = ReplayBackend('recordings/04_visualize.json')"
 )
 RECORD_BACKEND = (
-    "from workbench.llm import RecordingBackend, default_local_model\n"
+    "from workbench.llm import RecordingBackend\n"
+    "from workbench.llm._local import LocalModel\n"
     "\n"
-    "backend = RecordingBackend(default_local_model())"
+    "# on a small shared machine one answer can take more than the default 10 minutes\n"
+    "backend = RecordingBackend(LocalModel(timeout=3600))"
 )
 ASK = (
     "from workbench.visualize._engine import visualize\n"

@@ -353,3 +353,20 @@ def test_matplotbench_cases_are_read_from_a_local_copy_with_data_and_ground_trut
     )
     assert suite.similarity(other, cases[1].ground_truth) < 0.9
     assert suite.similarity(None, cases[1].ground_truth) is None
+
+
+def test_the_benchmark_replays_its_recording_with_the_recorded_verdicts(tmp_path, capsys):
+    """CI's run of benchmarks/visualize_suite.py: the embedded model's recorded answers for
+    the first case, replayed; the verdicts are the ones measured when it was recorded."""
+    from pathlib import Path
+
+    suite = _suite()
+    recorded = json.loads((Path(suite.HERE) / "recordings/visualize_suite_results.json").read_text())
+    first = recorded["rows"][0]
+    out = tmp_path / "replayed.json"
+    args = [*recorded["args"], "--ids", first["id"].rsplit("-", 1)[1], "--out", str(out)]
+    assert suite.main(["--replay", str(suite.RECORDING), *args]) == 0
+    (row,) = json.loads(out.read_text())
+    for key in ("paths_ran", "paths_passed", "final_ran", "final_passed", "final_problems"):
+        assert row[key] == first[key], key
+    assert "| aggregated + repaired |" in capsys.readouterr().out

@@ -396,12 +396,12 @@ def parse_expectations(reply: str, request: str, schema: Schema, into: Expectati
     text = request.lower()
     for raw in (reply or "").splitlines()[:12]:
         line = re.sub(r"^[\s\-*\d.)]+|[`*]", "", raw).strip().lower()
-        if not line:
-            continue
+        if not line or line.startswith(("import ", "#", "python", "fig", "plt.", "ax.")):
+            continue  # a small model answers with a script now and then: not proposals
         item, why = _proposal(line, text, schema)
         if item is not None:
             into.add(item)
-        elif why:
+        elif why and len(into.dropped) < 8:
             into.dropped.append(f"{line[:60]!r}: {why}")
 
 
