@@ -129,7 +129,20 @@ def _bars_facts(container: Any) -> dict[str, Any]:
         "zorder": float(patches[0].get_zorder()) if patches else 0.0,
         "n": len(patches),
         "hatch": str(patches[0].get_hatch() or "") if patches else "",
+        # where each bar stands: bars of two series at the same places hide one another
+        "anchors": [_anchor(p, container) for p in patches[:MAX_SERIES]],
     }
+
+
+def _anchor(patch: Any, container: Any) -> list[float]:
+    """A bar's base corner and its extent across the category axis, rounded."""
+    x, y = float(patch.get_x()), float(patch.get_y())
+    across = (
+        patch.get_height()
+        if getattr(container, "orientation", "") == "horizontal"
+        else (patch.get_width())
+    )
+    return [round(x, 6), round(y, 6), round(float(across), 6)]
 
 
 def _collection_facts(collection: Any) -> dict[str, Any]:

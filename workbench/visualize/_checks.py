@@ -187,6 +187,12 @@ def _axes_findings(a: dict[str, Any], figure_entries: list[str]) -> list[str]:
                     "several groups are joined into one line; draw one line per group"
                 )
                 break
+    hidden = _bars_over_bars(series)
+    if hidden >= 2:
+        found.append(
+            f"draws {hidden} bar series over each other at the same places: the ones behind "
+            "are hidden; stack them (bottom=...) or put them side by side"
+        )
     same = _indistinguishable(series)
     if same >= 2 and not _emphasised(series):
         found.append(
@@ -248,6 +254,22 @@ def _style(s: dict[str, Any]) -> tuple[Any, ...]:
         s.get("marker"),
         s.get("hatch"),
     )
+
+
+def _bars_over_bars(series: list[dict[str, Any]]) -> int:
+    """How many opaque bar series share most of their places with another one."""
+    bars = [
+        {tuple(a) for a in s.get("anchors") or []}
+        for s in series
+        if s["kind"] == "bars" and s.get("alpha", 1.0) >= 0.95 and s.get("anchors")
+    ]
+    hiding = {
+        i
+        for i, a in enumerate(bars)
+        for j, b in enumerate(bars)
+        if i != j and len(a & b) >= max(1, min(len(a), len(b)) / 2)
+    }
+    return len(hiding)
 
 
 def _indistinguishable(series: list[dict[str, Any]]) -> int:
