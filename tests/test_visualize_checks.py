@@ -150,12 +150,33 @@ def test_a_missing_highlight_and_groups_are_unmet_expectations(sales):
         "fig, ax = plt.subplots()\nax.bar(list('abcde'), [2e3, 5e4, 3e5, 8e6, 3e7])\n"
         "ax.set_yscale('log'); ax.set_title('towns'); ax.set_xlabel('town')\n"
         "ax.set_ylabel('people')\n",
+        # stacked and side-by-side bars of two series
+        "fig, ax = plt.subplots()\nax.bar([0, 1, 2], [3, 4, 5], label='a')\n"
+        "ax.bar([0, 1, 2], [1, 2, 1], bottom=[3, 4, 5], label='b')\n"
+        "ax.bar([4.0, 5.0], [2, 3], width=0.4, label='c')\n"
+        "ax.bar([4.4, 5.4], [3, 1], width=0.4, label='d')\n"
+        "ax.legend(); ax.set_title('bars'); ax.set_xlabel('x'); ax.set_ylabel('y')\n",
     ],
-    ids=["circle", "radar", "reference-lines", "histograms", "log-axis"],
+    ids=["circle", "radar", "reference-lines", "histograms", "log-axis", "stacked-dodged-bars"],
 )
 def test_plots_a_reader_accepts_pass(script):
     facts = facts_of(script)
     assert facts.problems == [], facts.problems
+
+
+def test_bars_of_several_series_drawn_over_each_other_are_found(sales):
+    # what the embedded model drew for the demo request: the regions behind are hidden
+    over = facts_of(
+        "fig, ax = plt.subplots(figsize=(10, 5))\nfor r, g in df.groupby('region'):\n"
+        "    ax.bar(g['month'], g['revenue'], label=r)\nax.legend(); ax.set_title('t')\n"
+        "ax.set_xlabel('month'); ax.set_ylabel('revenue'); ax.tick_params('x', rotation=45)\n"
+        "fig.tight_layout()\n",
+        sales,
+    )
+    assert over.problems == [
+        "the plot draws 4 bar series over each other at the same places: the ones behind are "
+        "hidden; stack them (bottom=...) or put them side by side"
+    ]
 
 
 def test_log_worthy_range_cut_text_and_clipped_data_are_found():
@@ -361,7 +382,9 @@ def test_the_benchmark_replays_its_recording_with_the_recorded_verdicts(tmp_path
     from pathlib import Path
 
     suite = _suite()
-    recorded = json.loads((Path(suite.HERE) / "recordings/visualize_suite_results.json").read_text())
+    recorded = json.loads(
+        (Path(suite.HERE) / "recordings/visualize_suite_results.json").read_text()
+    )
     first = recorded["rows"][0]
     out = tmp_path / "replayed.json"
     args = [*recorded["args"], "--ids", first["id"].rsplit("-", 1)[1], "--out", str(out)]
