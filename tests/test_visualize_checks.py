@@ -304,8 +304,7 @@ def test_a_data_file_is_read_described_and_read_again_on_accept(sales, tmp_path,
         load_data(tmp_path / "nope.csv")
 
     offered: list[str] = []
-    results_module = importlib.import_module("workbench.optimizer._results")
-    monkeypatch.setattr(results_module, "_offer_next_cell", offered.append)
+    monkeypatch.setattr("workbench.store._runs.offer_next_cell", offered.append)
     backend = ScriptedBackend()
     namespace: dict = {}
     result = visualize(
