@@ -69,7 +69,9 @@ class NumbaStrategy:
         source, rewritten = rewrite_outer(task.source, np)
         prepared = ""
         if rewritten:
-            prepared = f"; {', '.join(rewritten)} written as broadcasting (Numba has no ufunc.outer)"
+            prepared = (
+                f"; {', '.join(rewritten)} written as broadcasting (Numba has no ufunc.outer)"
+            )
         fn = _entry(ast.parse(source), task.entry)
         wrap = builds_containers(fn) and not calls_itself(fn)
         if wrap:
@@ -132,7 +134,9 @@ class NumbaStrategy:
             self._skip("memoize", str(exc))
             return []
         names = ", ".join(n.removeprefix("_wb_").removesuffix("_memo") for n in cached)
-        note = f"recursive calls of {names} cached with functools.lru_cache, emptied after each call"
+        note = (
+            f"recursive calls of {names} cached with functools.lru_cache, emptied after each call"
+        )
         return [CandidateSpec(code=code, strategy="memoize", note=note)]
 
     def _skip(self, strategy: str, why: str) -> None:

@@ -16,8 +16,28 @@ from dataclasses import dataclass, field
 
 #: methods that change the object they are called on
 MUTATING_METHODS = frozenset(
-    "append extend insert pop remove clear add discard update setdefault popitem sort "
-    "reverse fill put resize itemset appendleft extendleft popleft".split()
+    [
+        "append",
+        "extend",
+        "insert",
+        "pop",
+        "remove",
+        "clear",
+        "add",
+        "discard",
+        "update",
+        "setdefault",
+        "popitem",
+        "sort",
+        "reverse",
+        "fill",
+        "put",
+        "resize",
+        "itemset",
+        "appendleft",
+        "extendleft",
+        "popleft",
+    ]
 )
 #: how a name can be created as a Python container (writes to it are never thread-safe)
 _CONTAINER_CALLS = frozenset(
@@ -148,8 +168,7 @@ def _subscript_write(target: ast.expr, var: str, inside: set[str], containers: s
         return None  # each iteration writes its own row/column/element
     text = ast.unparse(target)
     return (
-        f"writes {text}, whose index is not {var} itself: two iterations can write the same "
-        "element"
+        f"writes {text}, whose index is not {var} itself: two iterations can write the same element"
     )
 
 

@@ -58,11 +58,7 @@ def numpy_names(tree: ast.Module, context: Mapping[str, Any] | None = None) -> s
 
 def _np_attr(node: ast.AST, np: set[str]) -> str | None:
     """``exp`` for ``np.exp``; None for anything else."""
-    if (
-        isinstance(node, ast.Attribute)
-        and isinstance(node.value, ast.Name)
-        and node.value.id in np
-    ):
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in np:
         return node.attr
     return None
 
@@ -290,9 +286,13 @@ def _reduction_of(node: ast.expr, np: set[str]) -> tuple[str, ast.expr] | None:
     if name in _REDUCTIONS and len(node.args) == 1:
         return name, node.args[0]
     func = node.func
-    if isinstance(func, ast.Attribute) and func.attr in _REDUCTIONS and not node.args:
-        if _np_attr(func, np) is None:
-            return func.attr, func.value
+    if (
+        isinstance(func, ast.Attribute)
+        and func.attr in _REDUCTIONS
+        and not node.args
+        and _np_attr(func, np) is None
+    ):
+        return func.attr, func.value
     return None
 
 
