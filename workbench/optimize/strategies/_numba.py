@@ -163,7 +163,11 @@ def _entry(tree: ast.Module, entry: str) -> ast.FunctionDef:
 
 
 def _uses_arrays(fn: ast.FunctionDef, np: set[str]) -> bool:
-    return any(isinstance(n, ast.Name) and n.id in np for n in ast.walk(fn))
+    """NumPy calls or arithmetic (on arrays, in a module that imports NumPy)."""
+    return any(
+        (isinstance(n, ast.Name) and n.id in np) or isinstance(n, (ast.BinOp, ast.Compare))
+        for n in ast.walk(fn)
+    )
 
 
 def _broadcasts_with_none(fn: ast.FunctionDef) -> bool:
