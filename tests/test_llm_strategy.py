@@ -61,7 +61,7 @@ class ScriptedModel(Backend):
         self.prompts.append(prompt)
         if "DISTINCT strategies" in prompt:
             text = PLAN
-        elif "What happened:" in prompt:
+        elif "What happened:" in prompt or "does not work yet" in prompt:
             text = FIXED
         else:
             name = re.search(r"Strategy to follow: ([\w-]+):", prompt).group(1)
@@ -143,9 +143,17 @@ def test_engine_verdicts_feed_a_refinement_round_with_lineage(task):
 
     assert len(strategy.exchanges) == before + 3
     prompts = strategy_prompts(strategy, before)
-    broken = next(p for p in prompts if "strategy: broken-shift" in p)
+    # the wrong candidate gets the cheap repair turn: its code, the error, the failing input
+    broken = next(p for p in prompts if "x[1:]" in p)
+    assert "does not work yet" in broken and "What happened" not in broken
     assert status["broken-shift"].reason in broken  # the expected-vs-actual line
+    mismatch = status["broken-shift"].mismatch
+    assert f"On the input: {mismatch.input}: " in broken
+    assert f"expected: {mismatch.expected}" in broken and f"got:      {mismatch.actual}" in broken
     assert "The user's hint for this round: keep it float64" in broken
+    notes = {s.parent: s.note for s in specs}
+    assert notes[status["broken-shift"].id].startswith("repairs ")
+    assert notes[status["numpy-dot"].id].startswith("refines ")
     chatty = next(p for p in prompts if "No usable code could be taken" in p)
     assert "Your previous version" not in chatty  # the placeholder is not shown as code
     # each candidate is refined once: a second round with the same results has nothing to do

@@ -105,9 +105,16 @@ def environment(target: str = "cpu") -> str:
     return text
 
 
+_ARRAYS = re.compile(r"\bimport (?:numpy|pandas)\b|\b(?:np|pd)\.")
+_OBJECTS = re.compile(
+    r"\{\}|\[\]|\b(?:dict|set|sorted|str)\(|\.(?:append|split|join|items|get|add)\("
+)
+
+
 def is_numeric(source: str) -> bool:
-    """Whether the code works on NumPy arrays (else it is plain Python: strings, lists, dicts)."""
-    return bool(re.search(r"\bimport numpy\b|\bnp\.|\bpd\.|\bimport pandas\b", source))
+    """Whether the code is array or number code, rather than plain Python on strings, lists
+    and dicts (which gets the data-structure paths)."""
+    return bool(_ARRAYS.search(source)) or not _OBJECTS.search(source)
 
 
 @dataclass(frozen=True)
@@ -566,13 +573,14 @@ def repair_messages(
     *,
     failure: FailingCase | None = None,
     gpu: bool | str = False,
+    hint: str | None = None,
 ) -> list[dict[str, str]]:
     """The cheap repair turn: a candidate that failed to compile, import or verify, with its
     error and the failing input; asks to fix only that, keeping the approach. Short: no
     plan, no timings, no profile."""
     target = target_of(gpu)
     user = [
-        f"Your faster version of `{entry}` does not work yet:",
+        f"This faster version of `{entry}` does not work yet:",
         _fenced(_trim(candidate, 5000)),
         f"The error: {_trim(error, 600)}",
     ]
@@ -584,9 +592,10 @@ def repair_messages(
             lines.append(f"expected: {_trim(failure.expected or '?', 300)}")
             lines.append(f"got:      {_trim(failure.actual or '?', 300)}")
         user.append("\n".join(lines))
+    user += ["The original, which defines what it must return:", _fenced(source)]
+    if hint:
+        user.append(f"The user's hint for this round: {_trim(hint, 800)}")
     user += [
-        "The original, which defines what it must return:",
-        _fenced(source),
         "Fix only this problem and keep your approach. " + _CODE_RULES.format(entry=entry),
         _TARGET_RULE[target],
     ]
