@@ -16,6 +16,8 @@ from workbench.optimize.strategies._numba import NumbaStrategy
 from workbench.optimize.strategies._prange import choose_prange_loop
 from workbench.optimize.strategies._rewrites import (
     NotElementwise,
+    NotFusable,
+    fused_loops_variant,
     memoize_variant,
     numpy_names,
     rewrite_outer,
@@ -323,3 +325,57 @@ def test_memoized_recursion_passes_and_pays():
     memo = by["memoize"]
     assert memo.status == "passed", memo.reason
     assert memo.speedup > 10  # exponential to linear: about 1000x at n=22
+
+
+def test_broadcast_reductions_become_loops_without_temporaries():
+    src = textwrap.dedent("""
+        import numpy as np
+        def nearest(X, C):
+            d = ((X[:, None, :] - C[None, :, :]) ** 2).sum(axis=-1)
+            return d.argmin(axis=1)
+    """)
+    code = fused_loops_variant(src, _fn(src), {"np"})
+    assert "out = np.empty((X.shape[0],), dtype=np.int64)" in code
+    assert "v7 = (X[i0, k4] - C[k1, k4]) ** 2" in code  # one element at a time
+    assert "[:, None" not in code.split("def nearest")[1]
+    with pytest.raises(NotFusable, match="keepdims|options other than axis"):
+        bad = "import numpy as np\ndef f(x):\n    return x - x.mean(axis=1, keepdims=True)\n"
+        fused_loops_variant(bad, _fn(bad), {"np"})
+    with pytest.raises(NotFusable, match="no broadcast"):
+        plain = "import numpy as np\ndef f(x):\n    return np.exp(x) + 1\n"
+        fused_loops_variant(plain, _fn(plain), {"np"})
+
+
+CLOSE_PAIRS = """
+import numpy as np
+def count_close(a, b, eps):
+    return int((np.abs(a[:, None] - b[None, :]) < eps).sum())
+"""
+
+OUTER_MIN = """
+import numpy as np
+def outer_min_sum(a, b):
+    return np.minimum.outer(a, b).sum(axis=1)
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "make"),
+    [
+        (CLOSE_PAIRS, lambda n: (np.linspace(0, 1, n), np.linspace(0.3, 0.7, n + 2), 0.05)),
+        (
+            OUTER_MIN,
+            lambda n: (
+                np.random.default_rng(n).random(n),
+                np.random.default_rng(n + 1).random(n + 3),
+            ),
+        ),
+    ],
+    ids=["count-close-pairs", "outer-min-sum"],
+)
+def test_fused_loops_pass_and_pay(source, make):
+    res = workbench.optimize(source, inputs=make, sizes=[1, 4, 1500], strategies=["numba"])
+    by = {c.strategy: c for c in res.candidates}
+    loops = by["numba.loops"]
+    assert loops.status == "passed", loops.reason
+    assert loops.speedup > 1.5  # no n*m temporaries: 5-20x and more here

@@ -1,7 +1,8 @@
 """LLM candidates: VisPath-style multi-path generation, and feedback-driven refinement.
 
 ``propose`` asks the model for K distinct strategies, then for code along each of them (the
-paths run concurrently: the local server has slots). ``refine`` shows the model what happened
+paths are asked at once; the server runs as many together as it has slots, which the
+embedded model chooses from the cores). ``refine`` shows the model what happened
 to the best and the failed candidates (the verifier's expected-vs-actual line, the error,
 timings, the user's hint) and asks for better versions, recording the lineage. A candidate
 that failed to compile, import or verify gets the cheap repair turn instead: its code, the

@@ -16,8 +16,10 @@ from ._base import CandidateSpec
 from ._prange import LoopCheck, choose_prange_loop
 from ._rewrites import (
     NotElementwise,
+    NotFusable,
     builds_containers,
     calls_itself,
+    fused_loops_variant,
     memoize_variant,
     numpy_names,
     python_types_wrapper,
@@ -45,14 +47,17 @@ IDEAS = {
     **{name: idea.format(how="outer loop made numba.prange") for name, _, idea in VARIANTS},
     "numba.vectorize": "an elementwise kernel as one numba.vectorize ufunc: one fused pass, "
     "no temporary arrays",
+    "numba.loops": "the broadcast expression and its reductions written as Numba loops: "
+    "no temporary arrays",
     "memoize": "recursive calls cached with functools.lru_cache, emptied after each call",
 }
 
 
 class NumbaStrategy:
     """``njit``, ``fastmath``, ``parallel`` (``prange`` where the loop is safe, fused array
-    expressions where there is no loop), ``vectorize`` for elementwise kernels, and cached
-    recursion for recursive pure functions."""
+    expressions where there is no loop), ``vectorize`` for elementwise kernels, ``loops`` for
+    broadcast expressions and their reductions, and cached recursion for recursive pure
+    functions."""
 
     name = "numba"
 
@@ -92,6 +97,7 @@ class NumbaStrategy:
                 code += python_types_wrapper(task.entry)
             specs.append(CandidateSpec(code=code, strategy=strategy, note=idea + prepared))
         specs += self._vectorize(task, np)
+        specs += self._loops(source, task.entry, np, prepared)
         specs += self._memoize(task, tree)
         self.note = skipped_note(self.skipped)
         return specs
@@ -126,6 +132,17 @@ class NumbaStrategy:
             self._skip("numba.vectorize", f"not an elementwise kernel: {exc}")
             return []
         return [CandidateSpec(code=code, strategy="numba.vectorize", note=IDEAS["numba.vectorize"])]
+
+    def _loops(self, source: str, entry: str, np: set[str], prepared: str) -> list[CandidateSpec]:
+        try:
+            code = fused_loops_variant(source, _entry(ast.parse(source), entry), np)
+        except NotFusable as exc:
+            self._skip("numba.loops", f"no broadcast expression to fuse: {exc}")
+            return []
+        note = IDEAS["numba.loops"] + prepared.replace(
+            "; typed lists/dicts converted back to Python ones", ""
+        )
+        return [CandidateSpec(code=code, strategy="numba.loops", note=note)]
 
     def _memoize(self, task: Task, tree: ast.Module) -> list[CandidateSpec]:
         try:

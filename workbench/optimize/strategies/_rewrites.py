@@ -8,6 +8,7 @@ is wrong for some input fails there, it is never trusted.
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any
@@ -430,3 +431,367 @@ def _impure(fn: ast.FunctionDef) -> str | None:
             ):
                 return f"changes its argument {func.value.id} in place"
     return None
+
+
+# -- broadcast expressions and their reductions -> Numba loops ---------------------------------
+
+_LOOP_REDUCTIONS = frozenset({"sum", "min", "max", "mean", "argmin", "argmax", "prod"})
+
+
+class NotFusable(Exception):
+    """Why a function's array expression cannot be written as loops (for the user)."""
+
+
+class _Node:
+    """An array expression: its broadcast ndim, and how to compute one element."""
+
+    def __init__(self, ndim: int) -> None:
+        self.ndim = ndim
+
+
+class _Leaf(_Node):
+    def __init__(self, name: str, entries: list[bool] | None) -> None:
+        # entries: for each index entry, True for ':' (a real axis), False for None
+        super().__init__(len(entries) if entries is not None else 0)
+        self.name, self.entries = name, entries
+
+
+class _Const(_Node):
+    def __init__(self, text: str) -> None:
+        super().__init__(0)
+        self.text = text
+
+
+class _Op(_Node):
+    def __init__(self, template: ast.expr, children: list[_Node], boolean: bool) -> None:
+        super().__init__(max((c.ndim for c in children), default=0))
+        self.template, self.children, self.boolean = template, children, boolean
+
+
+class _Reduce(_Node):
+    def __init__(self, kind: str, child: _Node, axis: int | None) -> None:
+        if axis is not None:
+            if not -child.ndim <= axis < child.ndim:
+                raise NotFusable(f"axis {axis} does not exist on a {child.ndim}-d array")
+            axis %= child.ndim
+        super().__init__(0 if axis is None else child.ndim - 1)
+        self.kind, self.child, self.axis = kind, child, axis
+
+
+def fused_loops_variant(source: str, fn: ast.FunctionDef, np: set[str]) -> str:
+    """``fn``'s broadcast expression (``X[:, None, :] - C[None, :, :]`` and the like) and the
+    reductions over it written as Numba loops that make no temporary array; raises
+    NotFusable with the reason."""
+    if not np:
+        raise NotFusable("it does not use NumPy")
+    args = fn.args
+    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
+        raise NotFusable("it takes *args, **kwargs or keyword-only arguments")
+    params = [a.arg for a in args.args]
+    body = list(fn.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
+        raise NotFusable("it does not end in one return of an expression")
+    env: dict[str, ast.expr] = {}
+    for stmt in body[:-1]:
+        if not (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], ast.Name)
+        ):
+            raise NotFusable(f"line {stmt.lineno} is not a plain assignment")
+        env[stmt.targets[0].id] = _inline(stmt.value, env)
+    result = _inline(body[-1].value, env)
+    wrapper = None
+    if (
+        isinstance(result, ast.Call)
+        and isinstance(result.func, ast.Name)
+        and result.func.id in ("int", "float")
+        and len(result.args) == 1
+    ):
+        wrapper, result = result.func.id, result.args[0]
+    tree = _Builder(np, set(params)).build(result)
+    if not _has(tree, _Reduce) and not _broadcasts(tree):
+        raise NotFusable("no broadcast (x[:, None]) expression or reduction over one to fuse")
+    if not _has(tree, _Leaf, indexed=True):
+        raise NotFusable("no array indexed as a broadcast view (x[:, None]) to loop over")
+    gen = _Gen()
+    out_vars = [f"i{d}" for d in range(tree.ndim)]
+    lines: list[str] = []
+    if tree.ndim == 0:
+        value = gen.emit(tree, [], lines, 1)
+        lines.append(f"    return {value}")
+    else:
+        extents = [gen.extent(tree, d) for d in range(tree.ndim)]
+        dtype = _dtype(tree)
+        lines.append(f"    out = np.empty(({', '.join(extents)},){dtype})")
+        for d, var in enumerate(out_vars):
+            lines.append("    " * (d + 1) + f"for {var} in range({extents[d]}):")
+        inner: list[str] = []
+        value = gen.emit(tree, out_vars, inner, tree.ndim + 1)
+        lines += inner
+        lines.append("    " * (tree.ndim + 1) + f"out[{', '.join(out_vars)}] = {value}")
+        lines.append("    return out")
+    kernel = f"_wb_{fn.name}_loops"
+    call = f"{kernel}({', '.join(params)})"
+    if wrapper:
+        call = f"{wrapper}({call})"
+    numpy = sorted(np)[0]
+    code = (
+        f"\n\n@numba.njit\ndef {kernel}({', '.join(params)}):\n"
+        + "\n".join(lines).replace("np.", f"{numpy}.")
+        + f"\n\n\ndef {fn.name}({ast.unparse(fn.args)}):\n    return {call}\n"
+    )
+    start = min([fn.lineno, *(d.lineno for d in fn.decorator_list)])
+    source_lines = source.splitlines(keepends=True)
+    before = "".join(source_lines[: start - 1])
+    after = "".join(source_lines[fn.end_lineno :])  # type: ignore[misc]
+    return "import math\nimport numba\n" + before.rstrip("\n") + "\n" + code + after
+
+
+def _inline(node: ast.expr, env: dict[str, ast.expr]) -> ast.expr:
+    class Sub(ast.NodeTransformer):
+        def visit_Name(self, name: ast.Name) -> ast.AST:
+            if isinstance(name.ctx, ast.Load) and name.id in env:
+                return copy.deepcopy(env[name.id])
+            return name
+
+    return Sub().visit(copy.deepcopy(node))
+
+
+def _has(node: _Node, kind: type, indexed: bool = False) -> bool:
+    if isinstance(node, kind) and (not indexed or getattr(node, "entries", None) is not None):
+        return True
+    if isinstance(node, _Op):
+        return any(_has(c, kind, indexed) for c in node.children)
+    if isinstance(node, _Reduce):
+        return _has(node.child, kind, indexed)
+    return False
+
+
+def _broadcasts(node: _Node) -> bool:
+    if isinstance(node, _Leaf):
+        return node.entries is not None and not all(node.entries)
+    if isinstance(node, _Op):
+        return any(_broadcasts(c) for c in node.children)
+    return isinstance(node, _Reduce) and _broadcasts(node.child)
+
+
+def _dtype(node: _Node) -> str:
+    if isinstance(node, _Reduce) and node.kind in ("argmin", "argmax"):
+        return ", dtype=np.int64"
+    if isinstance(node, _Op) and node.boolean:
+        return ", dtype=np.bool_"
+    return ""
+
+
+class _Builder:
+    def __init__(self, np: set[str], params: set[str]) -> None:
+        self.np, self.params = np, params
+
+    def build(self, node: ast.expr) -> _Node:
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return _Const(repr(node.value))
+        if isinstance(node, ast.Name):
+            if node.id not in self.params:
+                raise NotFusable(f"{node.id} is not an argument")
+            return _Leaf(node.id, None)
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            index = node.slice
+            items = index.elts if isinstance(index, ast.Tuple) else [index]
+            entries = []
+            for item in items:
+                if isinstance(item, ast.Slice) and not (item.lower or item.upper or item.step):
+                    entries.append(True)
+                elif (isinstance(item, ast.Constant) and item.value is None) or (
+                    isinstance(item, ast.Attribute) and item.attr == "newaxis"
+                ):
+                    entries.append(False)
+                else:
+                    raise NotFusable(
+                        f"{ast.unparse(node)} is not a broadcast view (only : and None)"
+                    )
+            return _Leaf(node.value.id, entries)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, _OK_BINOPS):
+            return self._op(f"_wb_0 {_op_text(node)} _wb_1", [node.left, node.right], False)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            return self._op(f"{_op_text(node)}_wb_0", [node.operand], False)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            text = f"_wb_0 {_op_text(node)} _wb_1"
+            return self._op(text, [node.left, node.comparators[0]], True)
+        if isinstance(node, ast.Call):
+            reduction = self._reduction(node)
+            if reduction is not None:
+                return reduction
+            name = _np_attr(node.func, self.np)
+            if name == "where" and len(node.args) == 3 and not node.keywords:
+                op = self._op("_wb_1 if _wb_0 else _wb_2", list(node.args), False)
+                op.boolean = False
+                return op
+            if name == "clip" and len(node.args) == 3 and not node.keywords:
+                return self._op("min(max(_wb_0, _wb_1), _wb_2)", list(node.args), False)
+            if name in _SCALAR_OF and not node.keywords and name != "square":
+                holes = ", ".join(f"_wb_{i}" for i in range(len(node.args)))
+                return self._op(f"{_SCALAR_OF[name]}({holes})", list(node.args), False)
+            raise NotFusable(f"{ast.unparse(node.func)}() is not elementwise or a reduction")
+        raise NotFusable(f"{ast.unparse(node)!r} is not elementwise arithmetic")
+
+    def _op(self, template: str, operands: list[ast.expr], boolean: bool) -> _Op:
+        children = [self.build(o) for o in operands]
+        return _Op(ast.parse(template, mode="eval").body, children, boolean)
+
+    def _reduction(self, node: ast.Call) -> _Node | None:
+        func = node.func
+        name = _np_attr(func, self.np)
+        if name in _LOOP_REDUCTIONS and node.args:
+            operand, rest = node.args[0], node.args[1:]
+        elif isinstance(func, ast.Attribute) and func.attr in _LOOP_REDUCTIONS and name is None:
+            name, operand, rest = func.attr, func.value, list(node.args)
+        else:
+            return None
+        axis: int | None = None
+        given = [*rest, *(k.value for k in node.keywords if k.arg == "axis")]
+        if any(k.arg != "axis" for k in node.keywords) or len(given) > 1:
+            raise NotFusable(f"{name}() with options other than axis")
+        if given:
+            value = given[0]
+            if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
+                value = ast.Constant(-value.operand.value)  # type: ignore[attr-defined]
+            if not (isinstance(value, ast.Constant) and isinstance(value.value, int)):
+                raise NotFusable(f"{name}() over an axis that is not a constant")
+            axis = value.value
+        child = self.build(operand)
+        if name in ("argmin", "argmax") and axis is None and child.ndim != 1:
+            raise NotFusable(f"{name}() of a flattened array")
+        return _Reduce(name, child, axis)
+
+
+class _Gen:
+    """Scalar code for one element of a node, at given loop variables (right-aligned)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def fresh(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def extent(self, node: _Node, dim: int) -> str:
+        found = self._extent(node, dim)
+        if found is None:
+            raise NotFusable("the size of a broadcast axis cannot be read from any array")
+        return found
+
+    def _extent(self, node: _Node, dim: int) -> str | None:
+        if isinstance(node, _Leaf) and node.entries is not None:
+            if node.entries[dim]:
+                return f"{node.name}.shape[{sum(node.entries[:dim])}]"
+            return None
+        if isinstance(node, _Op):
+            for child in node.children:
+                offset = dim - (node.ndim - child.ndim)
+                if offset >= 0:
+                    found = self._extent(child, offset)
+                    if found:
+                        return found
+            return None
+        if isinstance(node, _Reduce):
+            if node.axis is None:
+                return None
+            return self._extent(node.child, dim if dim < node.axis else dim + 1)
+        return None
+
+    def emit(self, node: _Node, idx: list[str], lines: list[str], depth: int) -> str:
+        pad = "    " * depth
+        if isinstance(node, _Const):
+            return node.text
+        if isinstance(node, _Leaf):
+            if node.entries is None:
+                return node.name
+            used = [v for v, real in zip(idx[len(idx) - node.ndim :], node.entries) if real]
+            return f"{node.name}[{', '.join(used)}]"
+        if isinstance(node, _Op):
+            values = [
+                self.emit(c, idx[len(idx) - c.ndim :] if c.ndim else [], lines, depth)
+                for c in node.children
+            ]
+            return ast.unparse(
+                _fill(node.template, [ast.parse(v, mode="eval").body for v in values])
+            )
+        assert isinstance(node, _Reduce)
+        child = node.child
+        if node.axis is None:
+            loop_vars = [self.fresh("k") for _ in range(child.ndim)]
+            child_idx = loop_vars
+        else:
+            loop_vars = [self.fresh("k")]
+            child_idx = idx[: node.axis] + loop_vars + idx[node.axis :]
+        acc, best = self.fresh("acc"), self.fresh("best")
+        init = {
+            "sum": "0" if _boolean(child) else "0.0",
+            "mean": "0.0",
+            "prod": "1.0",
+            "min": "np.inf",
+            "max": "-np.inf",
+            "argmin": "0",
+            "argmax": "0",
+        }[node.kind]
+        lines.append(f"{pad}{acc} = {init}")
+        if node.kind in ("argmin", "argmax"):
+            lines.append(f"{pad}{best} = {'np.inf' if node.kind == 'argmin' else '-np.inf'}")
+        for d, var in enumerate(loop_vars):
+            axis = d if node.axis is None else node.axis
+            lines.append("    " * (depth + d) + f"for {var} in range({self.extent(child, axis)}):")
+        inner = depth + len(loop_vars)
+        ipad = "    " * inner
+        value = self.emit(child, child_idx, lines, inner)
+        v = self.fresh("v")
+        lines.append(f"{ipad}{v} = {value}")
+        if node.kind in ("sum", "mean"):
+            lines.append(f"{ipad}{acc} += {v}")
+        elif node.kind == "prod":
+            lines.append(f"{ipad}{acc} *= {v}")
+        elif node.kind == "min":
+            lines.append(f"{ipad}if {v} < {acc}:\n{ipad}    {acc} = {v}")
+        elif node.kind == "max":
+            lines.append(f"{ipad}if {v} > {acc}:\n{ipad}    {acc} = {v}")
+        else:
+            op = "<" if node.kind == "argmin" else ">"
+            lines.append(
+                f"{ipad}if {v} {op} {best}:\n{ipad}    {best} = {v}\n{ipad}    {acc} = {loop_vars[0]}"
+            )
+        if node.kind == "mean":
+            count = (
+                " * ".join(self.extent(child, d) for d in range(child.ndim))
+                if node.axis is None
+                else self.extent(child, node.axis)
+            )
+            return f"({acc} / ({count}))"
+        return acc
+
+
+def _boolean(node: _Node) -> bool:
+    return isinstance(node, _Op) and node.boolean
+
+
+def _fill(template: ast.expr, values: list[ast.expr]) -> ast.expr:
+    """``template`` with its holes ``_wb_0``, ``_wb_1``, ... replaced by ``values``."""
+
+    class Fill(ast.NodeTransformer):
+        def visit_Name(self, name: ast.Name) -> ast.AST:
+            if name.id.startswith("_wb_") and name.id[4:].isdigit():
+                return copy.deepcopy(values[int(name.id[4:])])
+            return name
+
+    return Fill().visit(copy.deepcopy(template))
+
+
+def _op_text(node: ast.AST) -> str:
+    """The operator of a BinOp, UnaryOp or one-operator Compare, as source text."""
+    if isinstance(node, ast.BinOp):
+        return ast.unparse(ast.BinOp(ast.Name("a"), node.op, ast.Name("b")))[2:-2]
+    if isinstance(node, ast.UnaryOp):
+        return ast.unparse(ast.UnaryOp(node.op, ast.Name("a")))[:-1]
+    assert isinstance(node, ast.Compare)
+    return ast.unparse(ast.Compare(ast.Name("a"), node.ops, [ast.Name("b")]))[2:-2]
