@@ -25,7 +25,7 @@ def test_a_failed_candidate_is_repaired_from_a_replayed_exchange():
     if not RECORDING.exists():
         pytest.fail(f"{RECORDING} is missing: run python tests/data/record_repair.py")
     backend = ReplayBackend(load_exchanges(RECORDING), cycle=False)
-    strategy = workbench.LLMStrategy(backend, paths=1, seed=7)
+    strategy = workbench.LLMStrategy(backend, paths=1, seed=7, max_tokens=recorder.MAX_TOKENS)
     res = workbench.optimize(
         SOURCE,
         inputs=make_inputs,

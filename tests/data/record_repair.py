@@ -23,6 +23,7 @@ def clipped_mean(x, hi):
         total += v if v < hi else hi
     return total / len(x)
 """
+MAX_TOKENS = 256  # the fix is a few lines; a small machine writes about 3 tokens/s under load
 PLAN = "1. numpy-vectorise: clip with np.minimum and take the mean of the whole array."
 BROKEN = (
     "```python\nimport numpy as np\n\ndef clipped_mean(x, hi):\n"
@@ -57,10 +58,14 @@ class FirstRoundScripted(Backend):
 
 
 def main() -> None:
-    local = LocalModel(slots=1)
+    local = LocalModel(slots=1, ctx_per_slot=2048)
+    print("starting the embedded model", flush=True)
     recorder = RecordingBackend(FirstRoundScripted(local.start()))
     try:
-        strategy = workbench.LLMStrategy(recorder, paths=1, seed=7)
+        strategy = workbench.LLMStrategy(recorder, paths=1, seed=7, max_tokens=MAX_TOKENS)
+        strategy.watch(
+            lambda event: print(event, flush=True) if event.get("kind") != "tokens" else None
+        )
         res = workbench.optimize(
             SOURCE,
             inputs=make_inputs,

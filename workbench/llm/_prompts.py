@@ -586,8 +586,9 @@ def repair_messages(
     ]
     if failure is not None:
         lines = [f"On the input: {_trim(failure.arguments, 400)}"]
-        if failure.error:
-            lines.append(f"it raised: {_trim(failure.error, 300)}")
+        if failure.error:  # said once when it is the error above
+            if failure.error.strip(" .") not in error:
+                lines.append(f"it raised: {_trim(failure.error, 300)}")
         else:
             lines.append(f"expected: {_trim(failure.expected or '?', 300)}")
             lines.append(f"got:      {_trim(failure.actual or '?', 300)}")
@@ -596,7 +597,8 @@ def repair_messages(
     if hint:
         user.append(f"The user's hint for this round: {_trim(hint, 800)}")
     user += [
-        "Fix only this problem and keep your approach. " + _CODE_RULES.format(entry=entry),
+        "Fix only this problem: change as little as possible and keep your approach. "
+        + _CODE_RULES.format(entry=entry),
         _TARGET_RULE[target],
     ]
     return [
