@@ -227,7 +227,8 @@ class LLMStrategy:
 
         Each chosen candidate's feedback (status, the verifier's reason with expected vs
         actual, the output tail, timings, a no-code reason) and the user's ``hint`` go into
-        one prompt; the replies become candidates with ``parent`` the candidate's id, its
+        one prompt; without a ``hint`` for this round, one that failed to compile, import or
+        verify gets the cheap repair turn instead (:meth:`repairs`); the replies become candidates with ``parent`` the candidate's id, its
         path, and ``round``. A candidate is refined once; returns [] when none is left.
         """
         if round < 1:
@@ -236,6 +237,8 @@ class LLMStrategy:
         if not chosen:
             return []
         backend = self._backend()
+        # a hint for this round is the user steering: they get the full prompt, not a repair
+        repairing = self.repair and hint is None
         hint = hint if hint is not None else self.hint
         self._say({"kind": "generate", "strategy": self.name, "round": round})
 
@@ -243,7 +246,7 @@ class LLMStrategy:
             origin = self.origins.get(parent.id)
             no_code = origin is not None and origin.no_code_reason is not None
             stream = {**self._streaming(f"refines {parent.id}"), "seed": self.seed}
-            if self.repairs(parent, origin):
+            if repairing and self.repairs(parent, origin):
                 return backend.complete(
                     repair_messages(
                         task.source,
@@ -280,7 +283,8 @@ class LLMStrategy:
             with self._lock:
                 self._refined.add(parent.id)
             path = self._path_of(parent)
-            verb = "repairs" if self.repairs(parent, self.origins.get(parent.id)) else "refines"
+            repaired = repairing and self.repairs(parent, self.origins.get(parent.id))
+            verb = "repairs" if repaired else "refines"
             note = _one_line(f"{verb} {parent.id} ({_status_words(parent)})")
             specs += self._specs_from(
                 task, outcome, path=path, note=note, parent=parent.id, round=round
