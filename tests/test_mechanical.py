@@ -379,3 +379,13 @@ def test_fused_loops_pass_and_pay(source, make):
     loops = by["numba.loops"]
     assert loops.status == "passed", loops.reason
     assert loops.speedup > 1.5  # no n*m temporaries: 5-20x and more here
+
+
+def test_loop_free_array_code_gets_numba_parallel_fusion_unless_it_broadcasts():
+    strategy = NumbaStrategy()
+    specs = {s.strategy: s for s in strategy.propose(task_from(POLY, namespace={"np": np}))}
+    assert "array expressions fused into multi-threaded loops" in specs["numba.parallel"].note
+    assert "numba.vectorize" in specs and "numba.loops" not in specs
+    specs = {s.strategy: s for s in strategy.propose(task_from(GAUSS))}
+    assert "numba.parallel" not in specs and "numba.loops" in specs
+    assert "cannot fuse arrays broadcast with None" in strategy.note
