@@ -39,9 +39,11 @@ BACKEND = (
     "backend = ReplayBackend('recordings/04_visualize.json')"
 )
 RECORD_BACKEND = (
-    "from workbench.llm import RecordingBackend, default_local_model\n"
+    "from workbench.llm import RecordingBackend\n"
+    "from workbench.llm._local import LocalModel\n"
     "\n"
-    "backend = RecordingBackend(default_local_model())"
+    "# on a small shared machine one answer can take more than the default 10 minutes\n"
+    "backend = RecordingBackend(LocalModel(timeout=3600))"
 )
 ASK = (
     "from workbench.visualizer._engine import visualize\n"
@@ -50,18 +52,22 @@ ASK = (
     "    'monthly revenue by region, highlight the region that grew fastest, readable labels',\n"
     "    data=df,\n"
     "    backend=backend,\n"
-    "    paths=3,\n"
-    "    refine_rounds=1,\n"
-    "    max_tokens=400,\n"
+    "    paths=2,\n"
+    "    refine_rounds=2,\n"
+    "    max_tokens=350,\n"
     "    temperature=0.7,\n"
     "    seed=4,\n"
     ")\n"
     "result"
 )
 FACTS = (
-    "for path in [*result.paths, result.final]:\n"
-    "    status = 'passes' if path.passed else ('ran' if path.facts.executed else 'failed')\n"
-    "    print(f'{path.id:8} {status:7} {path.facts.summary()}')"
+    "print('the request asks for:')\n"
+    "for text in result.final.facts.expected:\n"
+    "    print('  -', text)\n"
+    "for attempt in [*result.paths, result.aggregated, *result.rounds]:\n"
+    "    status = 'passes' if attempt.passed else ('ran' if attempt.facts.executed else 'failed')\n"
+    "    print(f'{attempt.id:9} {status:7} {attempt.facts.summary()}')\n"
+    "print('final plot:', result.final.id)"
 )
 REFINE = (
     "refined = result.refine('log scale on the y axis, larger font')\n"
@@ -80,20 +86,28 @@ CELLS = [
         "# `%%visualize`: several readings of a plotting request, drawn and checked\n\n"
         "A plotting request is usually under-specified. VisPath asks the model for **K "
         "interpretations** (chart type, encoding, emphasis), writes a script for each, runs "
-        "every script in an **isolated worker** to a PNG, **checks the figure object** (errors, "
-        "empty axes, missing labels/title/legend, overlapping tick labels, series drawn), and "
-        "then has the model **aggregate** the paths and their feedback into a final script.\n\n"
+        "every script in an **isolated worker** to a PNG, **checks what the figure draws** "
+        "(errors, empty axes, missing labels/title/legend, groups joined into one line, series "
+        "in the same colour, a legend that names too few series, overlapping or cut labels, a "
+        "range that wants a log axis) and **holds it against the request** (here: one series "
+        "per region, one series highlighted), then has the model **aggregate** the paths and "
+        "their feedback into a final script, repaired while the checks fail; the best-scoring "
+        "attempt is kept.\n\n"
         "The model sees the data's schema and five rows, never the whole table. Here the "
         "model's answers are replayed from a recording of the embedded model."
     ),
     new_code_cell(SETUP),
     new_code_cell(BACKEND),
     new_markdown_cell(
-        "## 1. Three paths and the aggregated plot\n\n"
+        "## 1. Two paths and the aggregated plot\n\n"
         "In a notebook with `%load_ext workbench` this is `%%visualize --data df`."
     ),
     new_code_cell(ASK),
-    new_markdown_cell("## 2. What the checks found on each figure"),
+    new_markdown_cell(
+        "## 2. What the checks found on each figure\n\n"
+        "What the request asks for is read from its words (and proposed by the model, kept only "
+        "when the request or the data backs it); each attempt is checked against it."
+    ),
     new_code_cell(FACTS),
     new_markdown_cell("## 3. Ask for changes in words, then accept"),
     new_code_cell(REFINE),

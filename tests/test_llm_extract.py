@@ -145,3 +145,16 @@ def test_a_stub_is_not_usable_code():
 def test_think_blocks_are_ignored():
     reply = "<think>maybe ```python\ndef f(x): return 0\n```</think>\n```python\ndef f(x):\n    return 1\n```"
     assert "return 1" in extract_code(reply, "f").code
+
+
+def test_a_reply_cut_off_in_its_example_calls_keeps_the_function():
+    reply = (
+        "```python\nimport numpy as np\n\ndef f(x, hi):\n    return float(np.minimum(x, hi).mean())\n\n"
+        "# Example usage:\nprint(f([0.5], 0.5))\nprint(f([0.511822, 0.5, 0.5],"
+    )
+    result = extract_code(reply, "f", arity=2)
+    assert result.code is not None, result.reason
+    assert "def f(x, hi)" in result.code and "print" not in result.code
+    # a cut inside the function itself is still no code
+    broken = extract_code("```python\ndef f(x, hi):\n    return float(np.minimum(x,\n", "f")
+    assert broken.code is None and "does not parse" in broken.reason

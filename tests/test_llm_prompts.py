@@ -12,6 +12,7 @@ from workbench.llm import (
     path_code_messages,
     refine_messages,
 )
+from workbench.llm._prompts import is_numeric, repair_messages, worked_example
 from workbench.optimizer import HotLine
 
 SOURCE = "def f(xs):\n    total = 0\n    for x in xs:\n        total += x * x\n    return total\n"
@@ -127,3 +128,92 @@ def test_refine_prompt_for_a_reply_without_code_and_for_a_correct_candidate():
         )
     )
     assert "4.00x faster" in faster and "Make it faster still" in faster
+
+
+# -- versions, worked examples, plain-Python paths, targets, the repair turn -------------------
+
+
+def test_every_prompt_states_the_installed_versions_and_numpy_2_removals():
+    import numba
+    import numpy
+
+    path = ReasoningPath("numba-serial", "njit the loop")
+    for messages in (
+        multipath_messages(SOURCE, "f", 3),
+        path_code_messages(SOURCE, "f", path),
+        refine_messages(SOURCE, "f", "def f(xs): return 0", Feedback("wrong")),
+        repair_messages(SOURCE, "f", "def f(xs): return 0", "TypeError: boom"),
+    ):
+        system = messages[0]["content"]
+        assert f"NumPy {numpy.__version__}" in system and f"Numba {numba.__version__}" in system
+        assert "removed np.float" in system and "np.float64" in system
+
+
+def test_each_default_path_has_a_worked_example_of_its_idea():
+    for path in [
+        *default_paths("cupy"),
+        *default_paths("numba-cuda"),
+        *default_paths(numeric=False),
+    ]:
+        example = worked_example(path)
+        assert example is not None and "before:" in example and "after:" in example, path.name
+    text = user_text(path_code_messages(SOURCE, "f", ReasoningPath("numba-parallel", "prange")))
+    assert "numba.prange(X.shape[0])" in text  # the parallel path's example
+    cuda = worked_example(ReasoningPath("numba-cuda-kernel", "a kernel"))
+    assert "cuda.grid(1)" in cuda
+
+
+def test_plain_python_code_gets_data_structure_paths():
+    words = "def wc(text):\n    counts = {}\n    for w in text.split():\n        counts[w] = counts.get(w, 0) + 1\n    return counts\n"
+    assert not is_numeric(words) and is_numeric(SOURCE)
+    assert is_numeric("import numpy as np\ndef g(x):\n    out = []\n    return np.array(out)\n")
+    plan = user_text(multipath_messages(words, "wc", 3))
+    assert "collections.Counter" in plan and "prange" not in plan
+    names = [p.name for p in parse_paths("???", 3, numeric=False)]
+    assert names == ["data-structures", "better-algorithm", "builtins"]
+
+
+def test_gpu_targets_ask_for_code_for_that_target():
+    path = ReasoningPath("x", "do it")
+    cpu = user_text(path_code_messages(SOURCE, "f", path))
+    cupy = user_text(path_code_messages(SOURCE, "f", path, gpu="cupy"))
+    cuda = user_text(path_code_messages(SOURCE, "f", path, gpu="numba-cuda"))
+    assert "No GPU is available" in cpu
+    assert "with CuPy" in cupy and "No GPU" not in cupy
+    assert "numba.cuda kernel" in cuda and "cuda.to_device" in cuda and "No GPU" not in cuda
+    plan = user_text(multipath_messages(SOURCE, "f", 3, gpu="numba-cuda"))
+    assert "numba.cuda kernel" in plan and "do not use CuPy or CUDA" not in plan
+    assert [p.name for p in parse_paths("", 2, gpu="numba-cuda")][0] == "numba-cuda-kernel"
+
+
+def test_the_llm_strategy_writes_for_the_optimize_target():
+    from workbench.optimizer.strategies import resolve_strategies
+
+    (llm,) = resolve_strategies(["llm"], target="numba-cuda")
+    assert llm.target == "numba-cuda" and llm.prompt_target == "numba-cuda"
+    (llm,) = resolve_strategies("llm")
+    assert llm.prompt_target == "cpu"
+
+
+def test_repair_prompt_is_short_and_carries_the_error_and_the_failing_input():
+    failure = FailingCase("n=5: array([0.1, 0.2])", expected="0.15", actual="0.2")
+    text = user_text(
+        repair_messages(
+            SOURCE, "f", "def f(xs):\n    return xs[-1]\n", "result differs", failure=failure
+        )
+    )
+    assert "does not work yet" in text and "return xs[-1]" in text
+    assert "The error: result differs" in text
+    assert "On the input: n=5: array([0.1, 0.2])" in text and "expected: 0.15" in text
+    assert "Fix only this problem" in text and "ONE ```python block" in text
+    assert "line profile" not in text and "Timing" not in text  # cheap: nothing else
+    raised = user_text(
+        repair_messages(SOURCE, "f", "x", "TypeError", failure=FailingCase("n=1", error="boom"))
+    )
+    assert "it raised: boom" in raised
+
+
+def test_local_model_slots_follow_the_cores():
+    from workbench.llm._local import default_slots
+
+    assert [default_slots(c) for c in (1, 2, 3, 4, 8, 64)] == [1, 1, 1, 2, 4, 4]

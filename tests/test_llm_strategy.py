@@ -61,7 +61,7 @@ class ScriptedModel(Backend):
         self.prompts.append(prompt)
         if "DISTINCT strategies" in prompt:
             text = PLAN
-        elif "What happened:" in prompt:
+        elif "What happened:" in prompt or "does not work yet" in prompt:
             text = FIXED
         else:
             name = re.search(r"Strategy to follow: ([\w-]+):", prompt).group(1)
@@ -143,13 +143,41 @@ def test_engine_verdicts_feed_a_refinement_round_with_lineage(task):
 
     assert len(strategy.exchanges) == before + 3
     prompts = strategy_prompts(strategy, before)
+    # with a hint for this round the user steers: the full refinement prompt for every one
     broken = next(p for p in prompts if "strategy: broken-shift" in p)
     assert status["broken-shift"].reason in broken  # the expected-vs-actual line
     assert "The user's hint for this round: keep it float64" in broken
+    assert all(s.note.startswith("refines ") for s in specs)
     chatty = next(p for p in prompts if "No usable code could be taken" in p)
     assert "Your previous version" not in chatty  # the placeholder is not shown as code
     # each candidate is refined once: a second round with the same results has nothing to do
     assert strategy.refine(task, result.candidates, round=2) == []
+
+
+def test_without_a_hint_failed_candidates_get_the_cheap_repair_turn(task):
+    strategy = LLMStrategy(ScriptedModel(), paths=3)
+    result = workbench.optimize(
+        SOURCE, inputs=make_inputs, strategies=[strategy], sizes=[1, 3, 8], namespace={}
+    )
+    status = {c.path: c for c in result.candidates}
+    before = len(strategy.exchanges)
+    specs = strategy.refine(task, result.candidates, round=1)
+    notes = {s.parent: s.note for s in specs}
+    assert notes[status["broken-shift"].id].startswith("repairs ")  # failed verification
+    assert notes[status["numpy-dot"].id].startswith("refines ")  # passed: make it faster
+    assert notes[status["chatty"].id].startswith("refines ")  # no code: nothing to repair
+    repair = next(
+        ex.request
+        for ex in strategy.exchanges[before:]
+        if "x[1:]" in ex.request.messages[-1]["content"]
+    )
+    prompt = repair.messages[-1]["content"]
+    assert "does not work yet" in prompt and "What happened" not in prompt
+    assert status["broken-shift"].reason in prompt  # the expected-vs-actual line
+    mismatch = status["broken-shift"].mismatch
+    assert f"On the input: {mismatch.input}: " in prompt
+    assert f"expected: {mismatch.expected}" in prompt and f"got:      {mismatch.actual}" in prompt
+    assert (repair.n, repair.temperature) == (1, 0.2)
 
 
 def strategy_prompts(strategy: LLMStrategy, start: int) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -55,7 +57,7 @@ def test_numba_variants_are_verified_and_timed(optimize_via):
     )
 
 
-def test_prange_race_is_caught_by_verification(optimize_via):
+def test_prange_race_is_not_proposed_and_caught_by_verification(optimize_via):
     prefix = """
     import numpy as np
     def running_sum(x):
@@ -66,11 +68,18 @@ def test_prange_race_is_caught_by_verification(optimize_via):
             out[i] = s
         return out
     """
-    res = optimize_via(prefix, inputs=make_vector, sizes=[3, 50, 200])
+    # the racy prange version, as a model or a user might write it
+    racy = textwrap.dedent(prefix).replace("range(", "numba.prange(")
+    racy = "import numba\n" + racy.replace(
+        "def running_sum", "@numba.njit(parallel=True)\ndef running_sum"
+    )
+    res = optimize_via(prefix, inputs=make_vector, sizes=[3, 50, 200], candidates=[racy])
     by = {c.strategy: c for c in res.candidates}
     assert by["numba.njit"].status == "passed"
-    assert by["numba.parallel"].status == "failed"
-    assert "expected" in by["numba.parallel"].reason
+    assert "numba.parallel" not in by  # the static check saw the carried s
+    assert any("carries s from one iteration to the next" in note for note in res.notes), res.notes
+    assert by["user"].status == "failed"
+    assert "expected" in by["user"].reason
 
 
 @pytest.mark.parametrize(

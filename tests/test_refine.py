@@ -86,7 +86,7 @@ class Model(Backend):
         prompt = request.messages[-1]["content"]
         if "DISTINCT strategies" in prompt:
             text = "1. triple: multiply by three.\n"
-        elif "What happened:" in prompt:
+        elif "What happened:" in prompt or "does not work yet" in prompt:  # refine or repair
             text = f"```python\n{RIGHT}```" if "please add" in prompt else "no idea"
         else:
             text = f"```python\n{WRONG}```"

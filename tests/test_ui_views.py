@@ -407,9 +407,9 @@ def recorded_visualize(namespace=None, backend=None, **options):
         VISUALIZE_REQUEST,
         data=(namespace or {}).get("df", _visualize_df()),
         backend=backend or visualize_recording(),
-        paths=3,
-        refine_rounds=1,
-        max_tokens=400,
+        paths=2,
+        refine_rounds=2,
+        max_tokens=350,
         temperature=0.7,
         seed=4,
         namespace=namespace,
@@ -437,7 +437,7 @@ def test_visualize_view_shows_the_paths_side_by_side_and_refines_and_accepts(hom
     ns = {"df": _visualize_df()}
     view = visualize_view(recorded_visualize(ns))
     cells = view._grid.children
-    assert len(cells) == 3
+    assert len(cells) == 2
     first = cells[0].children[0].value
     assert "data:image/png;base64," in first and "Path 0" in first and "<details>" in first
     assert view.result.paths[0].interpretation[:30] in first.replace("&#x27;", "'")

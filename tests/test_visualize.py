@@ -37,6 +37,7 @@ ax.set_xlabel("month")
 ax.set_ylabel("revenue")
 ax.tick_params(axis="x", labelrotation=90)
 ax.legend()
+fig.tight_layout()
 plt.show()
 ```"""
 
@@ -98,8 +99,12 @@ class ScriptedBackend(Backend):
         self.prompts.append(content)
         return [Completion(text=self.reply(content)) for _ in range(request.n)]
 
+    EXPECTATIONS = "series per region\nhighlight one\nchart pie\ntitle mentions revenue"
+
     def reply(self, prompt: str) -> str:
-        if "DISTINCT interpretations" in prompt:
+        if "the finished figure must show" in prompt:
+            text = self.EXPECTATIONS
+        elif "DISTINCT interpretations" in prompt:
             text = (
                 "1. trend lines: one line per region over the months\n"
                 "2. **totals**: bars of total revenue per region\n"
@@ -151,7 +156,7 @@ def test_three_paths_render_to_pngs_and_the_run_is_recorded(df):
     assert stored["path-0"]["png_base64"] and stored["path-2"]["png_base64"] is None
     events = SessionStore(result.store_path).events(result.run_id)
     kinds = [e["kind"] for e in events]
-    assert kinds.count("llm_exchange") == 5  # reformulation, 3 paths, aggregation
+    assert kinds.count("llm_exchange") == 6  # reformulation, expectations, 3 paths, aggregation
     assert "interpretations" in kinds
 
 
@@ -406,8 +411,8 @@ def test_interpretations_are_padded_with_distinct_defaults():
 def test_bad_input_says_what_to_do(df):
     with pytest.raises(UsageError, match="say what to plot"):
         visualize("  ", data=df, backend=ScriptedBackend())
-    with pytest.raises(UsageError, match="no data"):
-        visualize("revenue", backend=ScriptedBackend())
+    with pytest.raises(UsageError, match="no data file"):
+        visualize("revenue", data="missing/sales.csv", backend=ScriptedBackend())
     with pytest.raises(UsageError, match="cannot be pickled"):
         render_script("x = 1", {"f": lambda: None})
 

@@ -29,9 +29,12 @@ def test_visualize_notebook_shows_three_paths_and_a_final_plot(tmp_path, monkeyp
         for out in cell.outputs
         if "text/html" in out.get("data", {})
     )
-    # three path columns plus the aggregated plot, each image a rendered PNG
-    assert result_html.count("data:image/png;base64,iVBORw0KGgo") >= 3
-    assert result_html.count("Path ") >= 3 and "Aggregated plot" in result_html
-    for name in ("path-0", "path-1", "path-2", "final"):
+    # two path columns plus the aggregated plot, images rendered PNGs
+    assert result_html.count("data:image/png;base64,iVBORw0KGgo") >= 2
+    assert result_html.count("Path ") >= 2 and "Aggregated plot" in result_html
+    for name in ("path-0", "path-1", "final", "final plot:"):
         assert name in printed
+    # what the request asks for is printed and held against each attempt
+    assert "one series, bar or subplot per value of `region`" in printed
+    assert "one series stands out (highlighted)" in printed
     assert "accepted" in printed and "figures open: 0" not in printed

@@ -324,9 +324,11 @@ class WorkbenchMagics(Magics):
     @magic_arguments()
     @argument(
         "--data",
-        metavar="NAME",
-        default="df",
-        help="the variable to plot (DataFrame, arrays, dict); described to the model, never sent whole",
+        metavar="NAME|FILE",
+        default=None,
+        help="the variable to plot (DataFrame, arrays, dict) or a CSV/JSON/Parquet file; "
+        "described to the model, never sent whole (default: df if defined, else the script "
+        "makes its own data)",
     )
     @argument(
         "--paths",
@@ -352,9 +354,13 @@ class WorkbenchMagics(Magics):
         The model reformulates the request into K interpretations (chart type, encoding,
         emphasis) and writes a script for each; every script runs in an isolated process and
         is drawn to a PNG; the figure is checked (errors, empty axes, missing labels or legend,
-        overlapping tick labels, series drawn); a final script combines the paths and is
-        repaired while checks fail. Then ``res = _``; ``res.refine("log scale, larger font")``;
+        groups joined into one line, series drawn alike, legend entries, cut or overlapping labels,
+        log-worthy ranges) and held against what the request asks for; a final script combines
+        the paths and is repaired while checks fail, keeping the best-scoring attempt. Then ``res = _``; ``res.refine("log scale, larger font")``;
         ``res.accept()`` (or ``res.accept(1)`` for path 1) puts the code in a new cell and runs it.
+
+        Without ``--data`` the scripts use ``df`` when it is defined, else make their own
+        (seeded) data; ``--data sales.csv`` reads a CSV, JSON or Parquet file.
 
         Example::
 
@@ -366,15 +372,27 @@ class WorkbenchMagics(Magics):
         try:
             if not cell.strip():
                 raise UsageError("the cell is empty: describe the plot you want below %%visualize")
-            _lookup(ns, args.data, "--data")
-            from .visualizer._engine import visualize
+            from .visualizer._engine import _is_data_path, visualize
 
+            data, data_name = None, "df"
+            if args.data is not None:
+                name = args.data.strip("'\"")
+                if name.isidentifier() and name in ns:
+                    data_name = name
+                elif _is_data_path(name) or os.path.exists(name):
+                    data = name  # read by the engine, described like a DataFrame
+                else:
+                    raise UsageError(
+                        f"--data {name}: no variable {name!r} in the notebook and no such file; "
+                        "define it in a cell above, or give a CSV, JSON or Parquet path"
+                    )
             return _with_progress(
                 "%%visualize",
                 visualize,
                 cell.strip(),
                 counting=False,
-                data_name=args.data,
+                data=data,
+                data_name=data_name,
                 namespace=ns,
                 paths=args.paths,
                 refine_rounds=args.refine_rounds,

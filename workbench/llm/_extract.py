@@ -175,7 +175,25 @@ def _parse(source: str) -> _Block:
     except SyntaxError as exc:
         line = (exc.text or "").strip()
         where = f"line {exc.lineno}: {exc.msg}" + (f" in {line[:60]!r}" if line else "")
-        return _Block(source, None, where)
+        cut = _cut_off_tail(source, exc.lineno or 0)
+        return cut if cut is not None else _Block(source, None, where)
+
+
+def _cut_off_tail(source: str, bad_line: int) -> _Block | None:
+    """A reply cut off (or gone wrong) after its functions, in example calls at module level:
+    the code up to the top-level statement holding the error, when that defines a function."""
+    lines = source.splitlines()
+    for end in range(min(bad_line, len(lines)) - 1, 0, -1):
+        if lines[end][:1].strip() and not lines[end].startswith((")", "]", "}")):
+            head = "\n".join(lines[:end]).rstrip()
+            try:
+                tree = ast.parse(head)
+            except SyntaxError:
+                continue
+            if any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in tree.body):
+                return _Block(head, tree)
+            return None
+    return None
 
 
 def _top_functions(tree: ast.Module) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:

@@ -33,8 +33,10 @@ from ._types import Backend, Completion, Request, TokenCallback
 class LocalModel(Backend):
     """The embedded model, served by llama.cpp with ``slots`` concurrent sequences.
 
-    ``slots`` should be at least the number of paths generated at once (K); each slot gets
-    ``ctx_per_slot`` tokens of context.
+    ``slots`` is how many sequences the server decodes at once; each gets ``ctx_per_slot``
+    tokens of context. By default it follows the cores (:func:`default_slots`): on two cores,
+    three paths in three slots ran at 0.77x the speed of one after another
+    (``benchmarks/llm_throughput.py``), so a small machine gets one slot and the paths queue.
     """
 
     kind = "local"
@@ -44,7 +46,7 @@ class LocalModel(Backend):
         self,
         model: str = DEFAULT_MODEL,
         *,
-        slots: int = 4,
+        slots: int | None = None,
         ctx_per_slot: int = 4096,
         threads: int | None = None,
         gpu_layers: int = -1,
@@ -55,6 +57,7 @@ class LocalModel(Backend):
     ) -> None:
         super().__init__()
         self.spec = model_spec(model)
+        slots = default_slots() if slots is None else slots
         if slots < 1 or ctx_per_slot < 256:
             raise UsageError("a local model needs slots >= 1 and ctx_per_slot >= 256")
         self.slots = slots
@@ -213,6 +216,13 @@ class LocalModel(Backend):
         """Stop the server (a later completion starts it again)."""
         with self._start_lock:
             self._stop()
+
+
+def default_slots(cores: int | None = None) -> int:
+    """Parallel sequences worth having on this machine: one per two physical cores, at most
+    four (each decode step is memory-bound; more slots than that only share the same cores)."""
+    cores = _physical_cores() if cores is None else cores
+    return max(1, min(4, cores // 2)) if cores > 2 else 1
 
 
 def _physical_cores() -> int:

@@ -203,7 +203,7 @@ def optimize(
         prepared.timing_size,
     )
     test_fns = _collect_tests(tests)
-    strategy_objects = resolve_strategies(strategies)
+    strategy_objects = resolve_strategies(strategies, target=target)
     user_specs = _user_specs(candidates)
     emit = progress or (lambda event: None)
     for strategy in strategy_objects:  # the LLM's text as it streams in, and Stop mid-request
@@ -381,7 +381,7 @@ def refine_result(
     if not refiners:
         from .strategies import LLMStrategy
 
-        refiners = [LLMStrategy()]
+        refiners = [LLMStrategy(target=run.target)]
         run.strategies = [*run.strategies, *refiners]
     # events go to this call's progress and Stop, not to those of the first run (which may
     # have been stopped)

@@ -48,7 +48,8 @@ class VisualizeView:
             f"<h3 style='margin:4px 0'>Plots for: <i>{html.escape(result.request)}</i></h3>"
             "<div style='color:#57606a'>The model read your request in "
             f"{len(result.paths)} different ways (one per column), wrote a script for each and"
-            " drew it; ✔ means the figure checks passed (it ran, has labels, draws data). The"
+            " drew it; ✔ means the figure checks passed (it ran, has labels, its series can be"
+            " told apart, and it shows what the request asks for). The"
             " aggregated plot below combines them. <b>Accept</b> runs a script in your"
             " notebook.</div>"
         )

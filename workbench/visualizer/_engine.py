@@ -27,11 +27,15 @@ from .._errors import UsageError
 from .._settings import Settings, get_settings
 from ..llm._types import LLMCancelled, abandoned_when_stopped, token_events
 from ..store import RunHandle, SessionStore
+from . import _checks
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_CAP = 8 * 2**20  # bytes of PNG read back from a worker
 SCRIPT_TIMEOUT = 60.0  # seconds for one plotting script, matplotlib import included
 SAMPLE_ROWS = 5
+DATA_FILE_CAP = 200 * 2**20  # bytes: a bigger file is summarised by the user first
+DATA_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".pq")
+EXPECTATIONS_MAX_TOKENS = 120
 
 CRITIQUE_MAX_TOKENS = 300
 CRITIQUE_CAP = 1500  # characters of critique kept and fed back
@@ -69,6 +73,12 @@ _KNOWN_IMPORTS = {
 # -- data description --------------------------------------------------------------------------
 def describe_data(data: Any, name: str = "df", rows: int = SAMPLE_ROWS) -> str:
     """Schema and a few rows of ``data`` for the model: never the whole data."""
+    if data is None:
+        return (
+            "No data is given: the script makes its own data, as the request describes it. "
+            "Seed any randomness (np.random.seed(0) or np.random.default_rng(0)) so the plot "
+            "is reproducible."
+        )
     kind = type(data)
     module = kind.__module__.split(".")[0]
     if module == "pandas" and kind.__name__ == "DataFrame":
@@ -101,6 +111,12 @@ def _describe_value(value: Any, rows: int) -> str:
     if isinstance(value, np.ndarray):
         head = np.array2string(value[:rows], threshold=rows * 8, precision=4)
         return f"numpy array, shape {value.shape}, dtype {value.dtype}, first: {head}"
+    if type(value).__name__ == "DataFrame":
+        columns = ", ".join(f"{c!s}: {t}" for c, t in value.dtypes.items())
+        return (
+            f"pandas DataFrame with {len(value)} rows, columns {columns}; first rows:\n"
+            f"{value.head(min(rows, 3)).to_string()}"
+        )
     if isinstance(value, (list, tuple)):
         items = ", ".join(_short_repr(v, 40) for v in value[:rows])
         return f"{type(value).__name__} of {len(value)} items, first: [{items}]"
@@ -110,6 +126,71 @@ def _describe_value(value: Any, rows: int) -> str:
 def _short_repr(value: Any, limit: int = 200) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def load_data(path: str | os.PathLike[str]) -> Any:
+    """A data file (CSV, TSV, JSON, JSON lines, Parquet) read by pandas in the kernel, or a
+    folder of them as a dict of DataFrames keyed by file name."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    source = Path(path).expanduser()
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.suffix.lower() in DATA_SUFFIXES)
+        if not files:
+            raise UsageError(f"{source} holds no CSV, JSON or Parquet file to plot")
+        return {p.name: load_data(p) for p in files[:10]}
+    if not source.is_file():
+        raise UsageError(f"no data file {str(source)!r}: give a CSV, JSON or Parquet path")
+    if source.stat().st_size > DATA_FILE_CAP:
+        raise UsageError(
+            f"{source} is over {DATA_FILE_CAP // 2**20} MB: load and summarise it in a cell, "
+            "then pass the DataFrame with --data NAME"
+        )
+    suffix = source.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(source)
+        if suffix == ".tsv":
+            return pd.read_csv(source, sep="\t")
+        if suffix == ".jsonl":
+            return pd.read_json(source, lines=True)
+        if suffix == ".json":
+            try:
+                return pd.read_json(source)
+            except ValueError:
+                import json
+
+                return json.loads(source.read_text())  # a nested document: plotted as a dict
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(source)
+    except ImportError as exc:
+        raise UsageError(f"reading {source.name} needs a package that is missing: {exc}") from None
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            f"{source.name} could not be read as {suffix[1:]}: {_one_line(exc)}"
+        ) from None
+    raise UsageError(f"{source.name}: a data file must be CSV, TSV, JSON, JSON lines or Parquet")
+
+
+def _is_data_path(data: Any) -> bool:
+    return isinstance(data, os.PathLike) or (
+        isinstance(data, str) and ("/" in data or data.lower().endswith(DATA_SUFFIXES))
+    )
+
+
+def _load_line(data_name: str, source: str) -> str:
+    """The statement that loads ``source`` as ``data_name`` in an accepted cell."""
+    suffix = os.path.splitext(source)[1].lower()
+    reader = {
+        ".tsv": f"pd.read_csv({source!r}, sep='\\t')",
+        ".json": f"pd.read_json({source!r})",
+        ".jsonl": f"pd.read_json({source!r}, lines=True)",
+        ".parquet": f"pd.read_parquet({source!r})",
+        ".pq": f"pd.read_parquet({source!r})",
+    }.get(suffix, f"pd.read_csv({source!r})")
+    return f"import pandas as pd\n{data_name} = {reader}\n"
 
 
 # -- figure facts ------------------------------------------------------------------------------
@@ -124,6 +205,10 @@ class FigureFacts:
     suptitle: str = ""
     png_bytes: int = 0
     stdout: str = ""
+    figure_legends: list[dict[str, Any]] = field(default_factory=list)
+    overflowing_texts: list[str] = field(default_factory=list)
+    expected: list[str] = field(default_factory=list)  # what the request asks of the figure
+    unmet: list[str] = field(default_factory=list)  # which of those it does not show
 
     @property
     def executed(self) -> bool:
@@ -137,44 +222,24 @@ class FigureFacts:
     @property
     def problems(self) -> list[str]:
         """What a reader would find wrong, one short sentence each (empty: checks pass)."""
-        if self.error is not None:
-            return [f"the script failed: {self.error.splitlines()[-1]}"]
-        if self.n_figures == 0 or not self.axes:
-            return ["the script drew no figure"]
-        found = []
-        many = len(self.axes) > 1
-        if not self.suptitle and not any(a.get("title") for a in self.axes):
-            found.append("the figure has no title")
-        for a in self.axes:
-            where = f"subplot {a['index'] + 1}" if many else "the plot"
-            if a.get("empty"):
-                found.append(f"{where} is empty: nothing was drawn on it")
-                continue
-            if not a.get("pie"):
-                if not a.get("xlabel"):
-                    found.append(f"{where} has no x-axis label")
-                if not a.get("ylabel"):
-                    found.append(f"{where} has no y-axis label")
-            if a.get("series", 0) > 1 and not a.get("legend") and not a.get("pie"):
-                found.append(f"{where} draws {a['series']} series but has no legend")
-            if a.get("overlapping_xticks"):
-                found.append(
-                    f"{where} has {a['overlapping_xticks']} overlapping x tick label pair(s): "
-                    "rotate them or show fewer"
-                )
-        return found
+        return _checks.figure_findings(self)
 
     @property
     def passed(self) -> bool:
-        return self.executed and not self.problems
+        return self.executed and not self.problems and not self.unmet
+
+    def score(self, has_code: bool = True) -> tuple[int, ...]:
+        """Higher is better: ran, then fewer unmet expectations, then fewer findings."""
+        return _checks.score(self.executed, has_code, len(self.problems), len(self.unmet))
 
     def summary(self) -> str:
         """One line for tables and the HTML view."""
         if self.error is not None:
             return "error: " + self.error.splitlines()[-1][:120]
+        met = f"; {len(self.expected)} expectation(s) met" if self.expected else ""
         if self.passed:
-            return f"ok: {self.series} series on {len(self.axes)} axes"
-        return "; ".join(self.problems)
+            return f"ok: {self.series} series on {len(self.axes)} axes{met}"
+        return "; ".join([*self.problems, *self.unmet])
 
     def feedback(self) -> str:
         """The execution facts as the model reads them."""
@@ -185,6 +250,11 @@ class FigureFacts:
             f"({self.n_figures} figure(s))."
         ]
         lines += [f"- {p}" for p in self.problems] or ["- all figure checks pass"]
+        if self.expected:
+            lines.append("What the request asks of the figure:")
+            lines += [f"- not met: {u}" for u in self.unmet] or [
+                f"- met: {e}" for e in self.expected
+            ]
         lines += [f"- warning: {w}" for w in self.warnings[:3]]
         return "\n".join(lines)
 
@@ -201,6 +271,8 @@ class FigureFacts:
             suptitle=str(data.get("suptitle", "") or ""),
             png_bytes=png_bytes,
             stdout=str(data.get("stdout", "") or ""),
+            figure_legends=[g for g in data.get("figure_legends", []) if isinstance(g, dict)],
+            overflowing_texts=[t for t in data.get("overflowing_texts", []) if isinstance(t, str)],
         )
 
 
@@ -333,23 +405,36 @@ def parse_interpretations(reply: str, k: int) -> list[str]:
     return found[:k]
 
 
-def _rules(data_name: str) -> str:
+def _rules(data_name: str, has_data: bool = True, expected: list[str] | None = None) -> str:
+    must = "The figure must show: " + "; ".join(expected) + ".\n" if expected else ""
+    data = (
+        f"the variable `{data_name}` already holds the data; do not create, load or "
+        f"overwrite `{data_name}`, and read no file."
+        if has_data
+        else "make the data in the script, seeded so that it is reproducible."
+    )
     return (
-        f"Rules: the variable `{data_name}` already holds the data; do not create, load or "
-        f"overwrite `{data_name}`. Import what you use (import matplotlib.pyplot as plt). Draw "
+        f"{must}Rules: {data} Import what you use (import matplotlib.pyplot as plt). Draw "
         "ONE figure with a title, axis labels, and a legend when there are several series; "
-        "rotate or thin crowded tick labels. Do not call plt.show() or savefig. Answer with "
-        "one ```python block."
+        "draw each group as its own series (for name, g in df.groupby(col): ax.plot(..., "
+        "label=name)), never one line through all groups; rotate or thin crowded tick labels. "
+        "Do not call plt.show() or savefig. Answer with one ```python block."
     )
 
 
 def path_script_messages(
-    request: str, interpretation: str, description: str, data_name: str
+    request: str,
+    interpretation: str,
+    description: str,
+    data_name: str,
+    *,
+    has_data: bool = True,
+    expected: list[str] | None = None,
 ) -> list[dict[str, str]]:
     """Ask for the script of one path."""
     user = (
         f"The data:\n{description}\n\nThe plotting request: {request}\n"
-        f"Interpretation to draw: {interpretation}\n\n{_rules(data_name)}"
+        f"Interpretation to draw: {interpretation}\n\n{_rules(data_name, has_data, expected)}"
     )
     return [
         {"role": "system", "content": SYSTEM_PLOTTER},
@@ -358,7 +443,13 @@ def path_script_messages(
 
 
 def aggregate_messages(
-    request: str, paths: list[PlotAttempt], description: str, data_name: str
+    request: str,
+    paths: list[PlotAttempt],
+    description: str,
+    data_name: str,
+    *,
+    has_data: bool = True,
+    expected: list[str] | None = None,
 ) -> list[dict[str, str]]:
     """Ask for one final script that takes the best of the paths and fixes their problems."""
     parts = [f"The data:\n{description}\n\nThe plotting request: {request}\n"]
@@ -370,7 +461,7 @@ def aggregate_messages(
         )
     parts.append(
         "Write the final script: keep what works best for the request, combine the good ideas, "
-        f"and fix every problem in the feedback. {_rules(data_name)}"
+        f"and fix every problem in the feedback. {_rules(data_name, has_data, expected)}"
     )
     return [
         {"role": "system", "content": SYSTEM_PLOTTER},
@@ -384,6 +475,9 @@ def refine_script_messages(
     description: str,
     data_name: str,
     hint: str | None = None,
+    *,
+    has_data: bool = True,
+    expected: list[str] | None = None,
 ) -> list[dict[str, str]]:
     """Ask for a corrected script from one attempt, its feedback and the user's words."""
     parts = [
@@ -393,7 +487,9 @@ def refine_script_messages(
     ]
     if hint:
         parts.append(f"The user asks: {hint}")
-    parts.append(f"Rewrite the whole script so that it does this. {_rules(data_name)}")
+    parts.append(
+        "Rewrite the whole script so that it does this. " + _rules(data_name, has_data, expected)
+    )
     return [
         {"role": "system", "content": SYSTEM_PLOTTER},
         {"role": "user", "content": "\n\n".join(parts)},
@@ -421,7 +517,9 @@ def critique_messages(
     ]
 
 
-def extract_script(reply: str, data_name: str = "df") -> tuple[str | None, list[str]]:
+def extract_script(
+    reply: str, data_name: str = "df", *, protect: bool = True
+) -> tuple[str | None, list[str]]:
     """The plotting script in ``reply``, cleaned: (code or None, notes on what was changed).
 
     Module-level statements are the script here, so this keeps them (``extract_code`` drops
@@ -446,7 +544,7 @@ def extract_script(reply: str, data_name: str = "df") -> tuple[str | None, list[
         if _is_show_call(node):
             drop.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
             notes.append("removed plt.show()")
-        elif _rebinds(node, data_name):
+        elif protect and _rebinds(node, data_name):
             drop.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
             notes.append(f"removed a line that overwrote {data_name}")
     code = "\n".join(line for i, line in enumerate(lines, 1) if i not in drop).strip()
@@ -511,6 +609,10 @@ class PlotAttempt:
     def passed(self) -> bool:
         return self.code is not None and self.facts.passed
 
+    def score(self) -> tuple[int, ...]:
+        """Higher is better (see ``_checks.score``)."""
+        return self.facts.score(self.code is not None)
+
     def feedback_text(self) -> str:
         """Everything known about this attempt, as the model reads it."""
         parts = [self.facts.feedback()]
@@ -570,6 +672,14 @@ class _Context:
     max_tokens: int
     temperature: float
     seed: int | None
+    has_data: bool = True
+    schema: _checks.Schema = field(default_factory=_checks.Schema)
+    expectations: list[_checks.Expectation] = field(default_factory=list)
+    data_source: str | None = None  # the file the data was read from
+
+    @property
+    def expected(self) -> list[str]:
+        return [e.text() for e in self.expectations]
 
 
 @dataclass
@@ -581,10 +691,12 @@ class VisualizeResult:
     paths: list[PlotAttempt]
     final: PlotAttempt | None
     rounds: list[PlotAttempt] = field(default_factory=list)  # refinements of the final
+    aggregated: PlotAttempt | None = None  # the script written from the paths, before repairs
     run_id: str = ""
     store_path: str = ""
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    data_source: str | None = None  # the file the data was read from, if any
     namespace: MutableMapping[str, Any] | None = field(default=None, repr=False)
     #: how to accept and refine it (the session run, the model and data); not data
     handle: RunHandle | None = field(default=None, repr=False, compare=False)
@@ -638,14 +750,17 @@ class VisualizeResult:
         chosen = self._choose(path_or_final)
         if chosen.code is None:
             raise UsageError(f"{chosen.id} has no code to accept: pick another path")
+        code = chosen.code
+        if self.data_source is not None:  # the data came from a file: the cell reads it itself
+            code = _load_line(self.data_name, self.data_source) + code
         handle = self._handle()
         handle.accept(
-            chosen.code,
+            code,
             chosen.id,
             header=chosen.id if new_cell else None,
             bind=handle.namespace is not None,
         )
-        return chosen.code
+        return code
 
     def refine(self, hint: str, path: int | str | None = None) -> VisualizeResult:
         """Ask the model to change a plot (the final by default) the way ``hint`` says.
@@ -707,6 +822,15 @@ def _attempt_html(attempt: PlotAttempt, title: str, width: str = "31%") -> str:
         if problems
         else f"<div>{html.escape(attempt.facts.summary())}</div>"
     )
+    if attempt.facts.expected and attempt.facts.executed:
+        unmet = attempt.facts.unmet
+        met = len(attempt.facts.expected) - len(unmet)
+        facts += (
+            f"<div class='wb-expected'><i>the request asks for:</i> {met} of "
+            f"{len(attempt.facts.expected)} shown<ul style='margin:0;padding-left:1.2em'>"
+            + "".join(f"<li style='color:#a40'>{html.escape(u)}</li>" for u in unmet)
+            + "</ul></div>"
+        )
     critique = ""
     if attempt.critique:
         critique = (
@@ -785,6 +909,26 @@ def _ask(
     return exchange.texts[0] if exchange.texts else ""
 
 
+def _ask_short(
+    ctx: _Context,
+    messages: list[dict[str, str]],
+    stream: str,
+    emit: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> str:
+    """A short, near-deterministic answer (the expectations)."""
+    exchange = ctx.backend.complete(
+        messages,
+        max_tokens=EXPECTATIONS_MAX_TOKENS,
+        temperature=0.0,
+        seed=ctx.seed,
+        on_token=token_events(emit, stream),
+        cancel=cancel,
+    )
+    _store_exchange(ctx, exchange)
+    return exchange.texts[0] if exchange.texts else ""
+
+
 def _store_exchange(ctx: _Context, exchange: Any) -> None:
     # images go in as their sha256: the attempt's record already holds the PNG
     SessionStore(ctx.store_path).add_event(ctx.run_id, "llm_exchange", exchange.to_json())
@@ -816,11 +960,13 @@ def _one_line(exc: BaseException) -> str:
 def _attempt(
     ctx: _Context, attempt_id: str, interpretation: str, reply: str, hint: str | None = None
 ) -> PlotAttempt:
-    code, notes = extract_script(reply, ctx.data_name)
+    code, notes = extract_script(reply, ctx.data_name, protect=ctx.has_data)
     if code is None:
         facts = FigureFacts(error="no usable script: " + "; ".join(notes))
         return PlotAttempt(attempt_id, interpretation, None, None, facts, reply, notes, hint=hint)
     png, facts = render_script(code, ctx.data, ctx.data_name, settings=ctx.settings)
+    facts.expected = ctx.expected
+    facts.unmet = _checks.unmet(ctx.expectations, facts, ctx.schema)
     critique, critique_error = _critique(ctx, png, interpretation)
     return PlotAttempt(
         attempt_id,
@@ -844,7 +990,15 @@ def _refine_attempt(
     emit: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> PlotAttempt:
-    messages = refine_script_messages(ctx.request, base, ctx.description, ctx.data_name, hint)
+    messages = refine_script_messages(
+        ctx.request,
+        base,
+        ctx.description,
+        ctx.data_name,
+        hint,
+        has_data=ctx.has_data,
+        expected=ctx.expected,
+    )
     reply = _ask(ctx, messages, f"repairs {base.id}", emit, cancel)
     return _attempt(ctx, attempt_id, base.interpretation, reply, hint=hint)
 
@@ -907,6 +1061,7 @@ def visualize(
     paths: int = 3,
     refine_rounds: int = 1,
     aggregate: bool = True,
+    expect: bool = True,
     settings: Settings | None = None,
     namespace: MutableMapping[str, Any] | None = None,
     max_tokens: int = 700,
@@ -917,10 +1072,15 @@ def visualize(
 ) -> VisualizeResult:
     """Plot ``data`` as ``request`` asks, along ``paths`` reformulated interpretations.
 
+    ``data`` is a DataFrame, arrays, a dict, or the path of a CSV/JSON/Parquet file (read
+    here); without it (and without ``data_name`` in ``namespace``) the scripts make their own
+    data, seeded. The request's expectations of the figure are read from its words and, with
+    ``expect``, proposed by the model and kept when the request or the data backs them.
     Each path's script runs in an isolated worker (``data`` bound to ``data_name``), is saved
-    as a PNG and checked on its figure object; with ``aggregate`` the model then writes a
-    final script from the paths and their feedback, refined up to ``refine_rounds`` times
-    while its checks fail. Nothing in ``namespace`` changes until ``result.accept()``.
+    as a PNG and checked on its figure object and against the expectations; with
+    ``aggregate`` the model then writes a final script from the paths and their feedback,
+    repaired up to ``refine_rounds`` times while its checks fail; the best-scoring of these
+    is the final. Nothing in ``namespace`` changes until ``result.accept()``.
     Setting ``stop`` keeps the paths already drawn and skips the rest; set while the paths
     are written, it abandons the run (``LLMCancelled``).
     """
@@ -935,8 +1095,10 @@ def visualize(
         raise UsageError("refine_rounds must be 0 or more")
     if data is None and namespace is not None and data_name in namespace:
         data = namespace[data_name]
-    if data is None:
-        raise UsageError(f"no data: pass data=..., or define {data_name} in the notebook")
+    data_source = None
+    if _is_data_path(data):
+        data_source = os.fspath(data)
+        data = load_data(data_source)
     settings = settings or get_settings()
     say = progress or (lambda message: None)
     if backend is None:
@@ -955,6 +1117,7 @@ def visualize(
         "backend": backend.kind,
         "model": backend.model,
         "vision": bool(getattr(backend, "supports_images", False)),  # plots were critiqued
+        "data": data_source or ("given" if data is not None else "made by the script"),
     }
     run_id = store.new_run("visualize", entry=data_name, source=request, options=options)
     ctx = _Context(
@@ -969,6 +1132,9 @@ def visualize(
         max_tokens=max_tokens,
         temperature=temperature,
         seed=seed,
+        has_data=data is not None,
+        schema=_checks.Schema.of(data),
+        data_source=data_source,
     )
     notes: list[str] = []
     with store.recording(run_id, notes):
@@ -989,11 +1155,36 @@ def visualize(
                 else [request]
             )
             store.add_event(run_id, "interpretations", {"paths": interpretations})
+            wanted = _checks.from_request(request, ctx.schema)
+            if expect:
+                say("asking what the figure must show")
+                reply = _ask_short(
+                    ctx,
+                    _checks.expectations_messages(request, ctx.schema, SYSTEM_PLOTTER),
+                    "expectations",
+                    progress,
+                    stop,
+                )
+                _checks.parse_expectations(reply, request, ctx.schema, wanted)
+            ctx.expectations = wanted.items
+            store.add_event(
+                run_id,
+                "expectations",
+                {
+                    "expected": [{**asdict(e), "text": e.text()} for e in wanted.items],
+                    "dropped": wanted.dropped,
+                },
+            )
             say(f"writing and running {paths} script(s)")
 
             def make_path(index: int) -> PlotAttempt:
                 messages = path_script_messages(
-                    request, interpretations[index], ctx.description, data_name
+                    request,
+                    interpretations[index],
+                    ctx.description,
+                    data_name,
+                    has_data=ctx.has_data,
+                    expected=ctx.expected,
                 )
                 reply = _ask(ctx, messages, f"path {index}", progress, stop)
                 return _attempt(ctx, f"path-{index}", interpretations[index], reply)
@@ -1004,24 +1195,40 @@ def visualize(
         for attempt in made:
             _record_attempt(ctx, attempt)
         final: PlotAttempt | None = None
+        aggregated: PlotAttempt | None = None
         rounds: list[PlotAttempt] = []
         try:
             if aggregate and not (stop is not None and stop.is_set()):
                 say("aggregating the paths into a final script")
-                messages = aggregate_messages(request, made, ctx.description, data_name)
+                messages = aggregate_messages(
+                    request,
+                    made,
+                    ctx.description,
+                    data_name,
+                    has_data=ctx.has_data,
+                    expected=ctx.expected,
+                )
                 reply = _ask(ctx, messages, "final", progress, stop)
-                final = _attempt(ctx, "final", "aggregated from the paths", reply)
+                final = aggregated = _attempt(ctx, "final", "aggregated from the paths", reply)
                 _record_attempt(ctx, final)
                 for round_no in range(1, refine_rounds + 1):
                     if final.passed:
                         break
-                    say(f"refinement round {round_no}: {final.facts.summary()}")
-                    better = _refine_attempt(ctx, final, f"final-r{round_no}", None, progress, stop)
-                    _record_attempt(ctx, better)
-                    rounds.append(better)
-                    final = better
+                    say(f"repair round {round_no}: {final.facts.summary()}")
+                    # repair the best so far: a worse repair is never the base of the next
+                    repaired = _refine_attempt(
+                        ctx, final, f"final-r{round_no}", None, progress, stop
+                    )
+                    _record_attempt(ctx, repaired)
+                    rounds.append(repaired)
+                    if repaired.score() > final.score():
+                        final = repaired
         except LLMCancelled:
             pass
+        if rounds and final is not None and final is not rounds[-1]:
+            notes.append(
+                f"kept {final.id}: the repairs after it did not score better on the checks"
+            )
         if stop is not None and stop.is_set():
             notes.append("stopped by the user: the plots drawn so far are kept, the rest skipped")
         if not any(p.facts.executed for p in made) and (final is None or not final.facts.executed):
@@ -1032,11 +1239,13 @@ def visualize(
             paths=made,
             final=final,
             rounds=rounds,
+            aggregated=aggregated,
             run_id=run_id,
             store_path=str(store.path),
             notes=notes,
             seconds=time.perf_counter() - started,
             namespace=namespace,
+            data_source=data_source,
             handle=RunHandle("visualize", run_id, str(store.path), namespace, _Refiner(ctx)),
         )
     return result

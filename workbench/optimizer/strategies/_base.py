@@ -29,8 +29,11 @@ class Strategy(Protocol):
         ...
 
 
-def resolve_strategies(names: Iterable[str | Strategy] | str) -> list[Strategy]:
-    """Strategy objects from names (``"numba"``) or objects."""
+def resolve_strategies(
+    names: Iterable[str | Strategy] | str, *, target: str = "cpu"
+) -> list[Strategy]:
+    """Strategy objects from names (``"numba"``) or objects; ``"llm"`` writes code for
+    ``target`` (``cpu``, ``cupy``, ``numba-cuda``)."""
     from ._gpu import CupyStrategy, NumbaCudaStrategy
     from ._llm import LLMStrategy
     from ._numba import NumbaStrategy
@@ -50,7 +53,7 @@ def resolve_strategies(names: Iterable[str | Strategy] | str) -> list[Strategy]:
                 raise UsageError(
                     f"unknown strategy {item!r}; available: {', '.join(sorted(known))}"
                 )
-            out.append(known[item]())
+            out.append(LLMStrategy(target=target) if item == "llm" else known[item]())
         elif isinstance(item, Strategy):
             out.append(item)
         else:

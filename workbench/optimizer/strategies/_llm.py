@@ -1,9 +1,13 @@
 """LLM candidates: VisPath-style multi-path generation, and feedback-driven refinement.
 
 ``propose`` asks the model for K distinct strategies, then for code along each of them (the
-paths run concurrently: the local server has slots). ``refine`` shows the model what happened
+paths are asked at once; the server runs as many together as it has slots, which the
+embedded model chooses from the cores). ``refine`` shows the model what happened
 to the best and the failed candidates (the verifier's expected-vs-actual line, the error,
-timings, the user's hint) and asks for better versions, recording the lineage.
+timings, the user's hint) and asks for better versions, recording the lineage. A candidate
+that failed to compile, import or verify gets the cheap repair turn instead: its code, the
+error and the failing input, "fix only that" (one reply, low temperature, no plan or
+profile), so the first refinement round mostly repairs what nearly worked.
 
 A reply without usable code still becomes a candidate: a one-line program that raises at
 import with the extraction's reason, so the engine reports it as an error like any other, and
@@ -25,20 +29,25 @@ from types import ModuleType
 from ..._errors import LLMError, UsageError
 from ...llm._extract import extract_code
 from ...llm._prompts import (
+    FailingCase,
     Feedback,
     ReasoningPath,
+    is_numeric,
     multipath_messages,
     parse_paths,
     path_code_messages,
     refine_messages,
+    repair_messages,
 )
 from ...llm._types import Backend, Exchange, LLMCancelled, token_events
 from .._results import CandidateResult, HotLine, candidate_id
 from .._task import Task
 from ._base import CandidateSpec
 
-TARGETS = ("cpu", "gpu")
+TARGETS = ("cpu", "gpu", "cupy", "numba-cuda")
 _NO_CODE = "the model's reply had no usable code: "
+#: statuses a repair turn can fix (a wrong approach, a timeout or out of memory, needs more)
+REPAIRABLE = ("error", "failed", "crashed")
 
 
 @dataclass
@@ -56,8 +65,10 @@ class LLMStrategy:
     """Candidates written by a language model along ``paths`` distinct strategies.
 
     ``backend=None`` uses the active backend (``%wb llm``) at each call. ``per_path`` replies
-    are sampled per path; ``target="gpu"`` allows CuPy paths. ``refine_limit`` is how many
-    earlier candidates one refinement round works on.
+    are sampled per path; ``target`` is what the code is for: ``"cpu"``, ``"cupy"`` (or
+    ``"gpu"``) or ``"numba-cuda"``. ``refine_limit`` is how many earlier candidates one
+    refinement round works on; ``repair=False`` sends failed ones the full refinement prompt
+    instead of the repair turn.
     """
 
     name = "llm"
@@ -75,6 +86,8 @@ class LLMStrategy:
         hint: str | None = None,
         refine_limit: int = 3,
         seed: int | None = None,
+        repair: bool = True,
+        repair_temperature: float = 0.2,
     ) -> None:
         if not 1 <= paths <= 8:
             raise UsageError(f"paths must be between 1 and 8, not {paths}")
@@ -94,6 +107,8 @@ class LLMStrategy:
         self.hint = hint
         self.refine_limit = refine_limit
         self.seed = seed
+        self.repair = repair
+        self.repair_temperature = repair_temperature
         #: every exchange with the model, in order: the reformulation, then the code requests
         self.exchanges: list[Exchange] = []
         #: candidate id -> where it came from
@@ -126,7 +141,12 @@ class LLMStrategy:
 
     @property
     def gpu(self) -> bool:
-        return self.target == "gpu"
+        return self.target != "cpu"
+
+    @property
+    def prompt_target(self) -> str:
+        """The prompts' target: ``cpu``, ``cupy`` or ``numba-cuda``."""
+        return "cupy" if self.target == "gpu" else self.target
 
     def _backend(self) -> Backend:
         if self.backend is not None:
@@ -148,7 +168,7 @@ class LLMStrategy:
                     task.source,
                     task.entry,
                     self.paths,
-                    gpu=self.gpu,
+                    gpu=self.prompt_target,
                     context=context,
                     hint=self.hint,
                     hot_lines=self.reference_hot_lines,
@@ -161,14 +181,19 @@ class LLMStrategy:
         except LLMCancelled:  # stopped by the user while the model was planning
             return []
         self._keep(plan)
-        self.last_paths = parse_paths(_number_items(plan.texts[0]), self.paths, gpu=self.gpu)
+        self.last_paths = parse_paths(
+            _number_items(plan.texts[0]),
+            self.paths,
+            gpu=self.prompt_target,
+            numeric=is_numeric(task.source),
+        )
 
         def ask(path: ReasoningPath) -> Exchange:
             messages = path_code_messages(
                 task.source,
                 task.entry,
                 path,
-                gpu=self.gpu,
+                gpu=self.prompt_target,
                 context=context,
                 hint=self.hint,
                 hot_lines=self.reference_hot_lines,
@@ -202,7 +227,8 @@ class LLMStrategy:
 
         Each chosen candidate's feedback (status, the verifier's reason with expected vs
         actual, the output tail, timings, a no-code reason) and the user's ``hint`` go into
-        one prompt; the replies become candidates with ``parent`` the candidate's id, its
+        one prompt; without a ``hint`` for this round, one that failed to compile, import or
+        verify gets the cheap repair turn instead (:meth:`repairs`); the replies become candidates with ``parent`` the candidate's id, its
         path, and ``round``. A candidate is refined once; returns [] when none is left.
         """
         if round < 1:
@@ -211,12 +237,31 @@ class LLMStrategy:
         if not chosen:
             return []
         backend = self._backend()
+        # a hint for this round is the user steering: they get the full prompt, not a repair
+        repairing = self.repair and hint is None
         hint = hint if hint is not None else self.hint
         self._say({"kind": "generate", "strategy": self.name, "round": round})
 
         def ask(parent: CandidateResult) -> Exchange:
             origin = self.origins.get(parent.id)
             no_code = origin is not None and origin.no_code_reason is not None
+            stream = {**self._streaming(f"refines {parent.id}"), "seed": self.seed}
+            if repairing and self.repairs(parent, origin):
+                return backend.complete(
+                    repair_messages(
+                        task.source,
+                        task.entry,
+                        parent.code,
+                        _error_of(parent),
+                        failure=failing_case(parent),
+                        gpu=self.prompt_target,
+                        hint=hint,
+                    ),
+                    n=1,
+                    temperature=self.repair_temperature,
+                    max_tokens=self.max_tokens,
+                    **stream,
+                )
             return backend.complete(
                 refine_messages(
                     task.source,
@@ -224,14 +269,13 @@ class LLMStrategy:
                     None if no_code else parent.code,
                     feedback_from(parent, origin),
                     path=self._path_of(parent),
-                    gpu=self.gpu,
+                    gpu=self.prompt_target,
                     hint=hint,
                 ),
                 n=self.per_path,
                 temperature=self.temperature,
                 max_tokens=self.max_tokens,
-                seed=self.seed,
-                **self._streaming(f"refines {parent.id}"),
+                **stream,
             )
 
         specs: list[CandidateSpec] = []
@@ -239,11 +283,19 @@ class LLMStrategy:
             with self._lock:
                 self._refined.add(parent.id)
             path = self._path_of(parent)
-            note = _one_line(f"refines {parent.id} ({_status_words(parent)})")
+            repaired = repairing and self.repairs(parent, self.origins.get(parent.id))
+            verb = "repairs" if repaired else "refines"
+            note = _one_line(f"{verb} {parent.id} ({_status_words(parent)})")
             specs += self._specs_from(
                 task, outcome, path=path, note=note, parent=parent.id, round=round
             )
         return specs
+
+    def repairs(self, result: CandidateResult, origin: Origin | None = None) -> bool:
+        """Whether ``result`` gets the cheap repair turn: it has code that failed to compile,
+        import or verify."""
+        no_code = origin is not None and origin.no_code_reason is not None
+        return self.repair and result.status in REPAIRABLE and not no_code and bool(result.code)
 
     def choose_for_refinement(self, results: Sequence[CandidateResult]) -> list[CandidateResult]:
         """Up to ``refine_limit`` candidates: the fastest passed ones and the failed ones
@@ -334,6 +386,29 @@ def no_code_program(reason: str, where: str) -> str:
     return f"# no usable code from the model ({where})\nraise RuntimeError({_NO_CODE + reason!r})\n"
 
 
+def failing_case(result: CandidateResult) -> FailingCase | None:
+    """The input ``result`` got wrong (or raised on), from the verifier's mismatch."""
+    m = result.mismatch
+    if m is None:
+        return None
+    arguments = f"{m.input}: " + ", ".join(m.arguments) if m.arguments else m.input
+    if result.status != "failed":  # it raised: ``actual`` is the error
+        return FailingCase(arguments, error=m.actual)
+    return FailingCase(arguments, expected=m.expected, actual=m.actual)
+
+
+def _error_of(result: CandidateResult) -> str:
+    """The error line for a repair prompt: the verifier's reason, and the exception's last
+    line from the output when it adds something."""
+    reason = result.reason or result.status
+    output = (result.output or "").strip()
+    if "Traceback" in output:
+        last = output.splitlines()[-1].strip()
+        if last and last not in reason:
+            reason += f"\n{last}"
+    return reason
+
+
 def feedback_from(result: CandidateResult, origin: Origin | None = None) -> Feedback:
     """What the next prompt says about ``result``."""
     feedback = Feedback(status=_FEEDBACK_STATUS.get(result.status, result.status))
@@ -347,6 +422,9 @@ def feedback_from(result: CandidateResult, origin: Origin | None = None) -> Feed
         feedback.message = f"The workbench says: {result.reason}"
     if result.status != "passed" and "Traceback" in (result.output or ""):
         feedback.traceback = result.output[result.output.rindex("Traceback") :]
+    case = failing_case(result) if result.status != "passed" else None
+    if case is not None:
+        feedback.failures = [case]
     if result.timing is not None and result.speedup is not None and math.isfinite(result.speedup):
         feedback.candidate_s = result.timing.median
         feedback.reference_s = result.timing.median * result.speedup
