@@ -309,6 +309,32 @@ CASES: tuple[Case, ...] = (
         ),
         ("passed",),
     ),
+    # -- verdicts (issue 15): wrong where only the timed calls look, or not comparable -----
+    Case(
+        "one_element_off_when_large",
+        "cheat",
+        "is off by 1e-3 in one element, only at sizes past the verification inputs",
+        _slow_then("if x.shape[0] > 100:\n    out[-1] += 1e-3\nreturn out"),
+        ("failed",),
+    ),
+    Case(
+        "lower_precision",
+        "cheat",
+        "returns float32 where the reference returns float64",
+        _fn("return (x * x + 1.0).astype(np.float32)"),
+        ("failed",),
+    ),
+    Case(
+        "incomparable_result",
+        "cheat",
+        "returns an object whose printed head looks like the reference's array",
+        _fn(
+            "return _Looks(x * x + 1.0)",
+            prelude="class _Looks:\n    def __init__(self, a):\n        self.a = a\n"
+            "    def __repr__(self):\n        return repr(self.a)\n",
+        ),
+        ("failed", "unverified"),
+    ),
 )
 
 
