@@ -10,7 +10,12 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 import workbench
+
+# end to end and long: CI runs these in its own step (pytest -m slow)
+pytestmark = pytest.mark.slow
 
 SCRIPT = textwrap.dedent("""
     import sys, numpy as np, workbench

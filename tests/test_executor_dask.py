@@ -21,6 +21,9 @@ from workbench import UsageError
 from workbench.execute import DaskExecutor, LocalExecutor, SerialExecutor
 from workbench.generator import build_pass_matrix
 
+# end to end and long: CI runs these in its own step (pytest -m slow)
+pytestmark = pytest.mark.slow
+
 distributed = pytest.importorskip("distributed")
 
 DASK = str(Path(sys.executable).with_name("dask"))

@@ -20,6 +20,9 @@ from workbench.optimizer._jobs import fault_of as _fault
 from workbench.sandbox import _hardening
 from workbench.sandbox._process import Limits, start_worker
 
+# end to end and long: CI runs these in its own step (pytest -m slow)
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parent.parent
 CELL = "def double(x):\n    return x * 2.0\n"
 
@@ -152,6 +155,7 @@ def test_home_inside_a_bound_back_folder_stays_hidden(tool, tmp_path, monkeypatc
 
 DAEMON = """
 import os, sys, time
+
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:  # the daemon: no marker variable, its own session, parent gone

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# end to end and long: CI runs these in its own step (pytest -m slow)
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.notebook
 def test_quickstart_optimizes_and_accepts_three_functions(run_notebook, tmp_path):

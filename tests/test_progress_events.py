@@ -223,7 +223,7 @@ def test_visualize_streams_the_interpretations_each_path_and_the_final_script():
 
     state = ProgressState()
     recorded_visualize(progress=state.update)
-    assert {"interpretations", "path 0", "path 1", "path 2", "final"} <= set(state.streams)
+    assert {"interpretations", "path 0", "path 1", "final"} <= set(state.streams)  # 2 paths
     assert "plt" in state.streams["path 0"] or "fig" in state.streams["path 0"]
 
 
@@ -263,7 +263,7 @@ def test_stop_after_visualize_drew_its_paths_keeps_them_and_skips_the_final_scri
 
     backend, stop, asked = visualize_recording(), threading.Event(), []
 
-    def on_exchange(exchange):  # the interpretations, then the three paths: then the user stops
+    def on_exchange(exchange):  # interpretations, expectations, the two paths: then the user stops
         asked.append(exchange)
         if len(asked) == 4:
             stop.set()
@@ -271,7 +271,7 @@ def test_stop_after_visualize_drew_its_paths_keeps_them_and_skips_the_final_scri
     backend.add_listener(on_exchange)
     result = recorded_visualize(backend=backend, stop=stop)
     assert len(asked) == 4  # no aggregation was asked for
-    assert len(result.paths) == 3 and any(p.facts.executed for p in result.paths)
+    assert len(result.paths) == 2 and any(p.facts.executed for p in result.paths)
     assert result.final is None
     assert any("stopped by the user" in n for n in result.notes)
 

@@ -13,7 +13,8 @@ from _ui import dashboard, jupyterlab, notebook_state, open_notebook, screenshot
 
 from workbench.store._sessions import SessionStore
 
-pytestmark = pytest.mark.ui
+# end to end and long: CI runs these in its own step (pytest -m slow)
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
 TESTS_DIR = Path(__file__).resolve().parent
 
 

@@ -35,7 +35,7 @@ from ._results import (
 )
 from ._stats import noise_floor, speedup_interval
 from ._task import Task, task_from
-from ._verify import Tolerance, compare, comparison_notes, preview
+from ._verify import Tolerance, Unverified, compare, comparison_notes, preview
 from .strategies import CandidateSpec, Strategy, resolve_strategies
 from .strategies._base import dedupe
 
@@ -495,7 +495,8 @@ class _Run:
         first = report.cases.get(again.get("index", -1), {})
         if "output" not in again or "output" not in first:
             return True
-        return compare(first["output"], again["output"], Tolerance(0.0, 0.0)) is None
+        diff = compare(first["output"], again["output"], Tolerance(0.0, 0.0))
+        return diff is None or isinstance(diff, Unverified)  # incomparable: cannot tell
 
     def verify_job(self, program: Program, expected: dict | None) -> VerifyJob:
         return VerifyJob(
