@@ -6,6 +6,9 @@ import pytest
 
 from benchmarks.redteam_cases import CASES, run_case
 
+# end to end and long: CI runs these in its own step (pytest -m slow)
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_case_holds(case):

@@ -21,7 +21,8 @@ from _ui import (
 
 from workbench.store._sessions import SessionStore
 
-pytestmark = pytest.mark.ui
+# end to end and long: CI runs these in its own step (pytest -m slow)
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
 SOURCE = """def total(xs):
     s = 0.0
