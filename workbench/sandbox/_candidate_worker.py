@@ -214,11 +214,13 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
             size, first, count = command["size"], command["start"], command["count"]
             times, cpus, outputs = [], [], []
             total, squares = 0.0, 0.0
-            start = perf()
+            gc_collect()  # once a block: collecting before every call would hand freed arenas
+            start = (
+                perf()
+            )  # back to the OS and bill allocating code for fresh pages (timeit does not)
             for k in range(first, first + count):
                 args = make(size + k)  # fresh values for every call: a cache cannot hit
                 reseed()
-                gc_collect()
                 gc_disable()
                 if probe is not None:
                     probe_begin()
