@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
+from statistics import median
 from typing import Any
 
 from .._errors import InputsError, UsageError
@@ -595,12 +596,10 @@ class _Run:
         that passed against the reference; each finished candidate is saved at once."""
         result = self.result
         base, total = len(result.candidates), len(result.candidates) + len(specs)
-        finished: dict[int, CandidateResult] = {}
         compile_times: dict[int, float] = {}
         events: queue.Queue = queue.Queue()  # from job threads; emitted from this one
 
         def finish(index: int, cand: CandidateResult) -> None:
-            finished[index] = cand
             result.candidates.append(cand)
             self.store.add_candidate(result.run_id, cand.id, cand.to_dict())
             self.emit({"kind": "done", "index": index, "total": total, "candidate": cand})
@@ -636,7 +635,7 @@ class _Run:
                 done, _ = wait(list(pending), timeout=0.1, return_when=FIRST_COMPLETED)
                 while not events.empty():
                     index, name = events.get()
-                    phases.enter(index, name, finished)
+                    phases.enter(index, name)
                     self.emit({"kind": "phase", "index": index, "phase": name})
                 for future in done:
                     step, index, spec, cand = pending.pop(future)
@@ -720,7 +719,7 @@ class _Run:
         cand.timing = _timing(side, report.size, compile_time)
         ref_times = report.reference.times
         cand.speedup, cand.speedup_low, cand.speedup_high = speedup_interval(ref_times, side.times)
-        cand.noise_floor = noise_floor(min(cand.timing.median, _median(ref_times)))
+        cand.noise_floor = noise_floor(min(cand.timing.median, median(ref_times)))
         cand.status = "passed"
         cand.reason = _passed_reason(cand, len(self.result.reference.sizes), len(self.tests))
         if cand.lower_precision:
@@ -756,11 +755,6 @@ def _phase_events(events: queue.Queue, index: int, stopped: Callable[[], bool]):
     return on_phase
 
 
-def _median(times: list[float]) -> float:
-    s = sorted(times)
-    return s[len(s) // 2] if s else 0.0
-
-
 class _PhaseTimeline:
     """Phase names from the jobs as NVTX ranges and timeline entries, one tracker per
     candidate (several run at once)."""
@@ -769,7 +763,7 @@ class _PhaseTimeline:
         self.timeline = timeline
         self.trackers: dict[int, _PhaseTracker] = {}
 
-    def enter(self, index: int, name: str, finished: dict) -> None:
+    def enter(self, index: int, name: str) -> None:
         tracker = self.trackers.get(index)
         if tracker is None:
             tracker = self.trackers[index] = _PhaseTracker(self.timeline, str(index))

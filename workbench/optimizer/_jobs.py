@@ -19,6 +19,7 @@ import math
 import signal
 import time
 from dataclasses import dataclass, field, replace
+from statistics import median
 from typing import Any
 
 from ..execute import timing_slot, verification_slot
@@ -368,7 +369,7 @@ class TimingJob:
                         report.unverified = isinstance(diff, Unverified)
                         return
             k, turn = k + count, turn + 1
-            per_call = max(max(_median(s.timing.times) for s in sides.values()), 1e-6)
+            per_call = max(max(median(s.timing.times) for s in sides.values()), 1e-6)
             block = max(1, min(50, int(max(0.02, plan.budget / 20) / per_call)))
             if k >= plan.max_repeats:
                 return
@@ -545,11 +546,6 @@ def fault_of(worker: Worker, phase: str) -> Fault:
         "crashed",
         f"ended the worker process ({worker.exit_description()}, e.g. os._exit) during {phase}",
     )
-
-
-def _median(times: list[float]) -> float:
-    s = sorted(times)
-    return s[len(s) // 2] if s else 0.0
 
 
 def _stable(times: list[float]) -> bool:
