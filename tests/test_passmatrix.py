@@ -108,3 +108,29 @@ def test_bad_arguments_are_usage_errors():
         build_pass_matrix([GOOD], TESTS, entry="not a name")
     with pytest.raises(UsageError, match="timeout"):
         build_pass_matrix([GOOD], TESTS, entry="f", timeout=0)
+
+
+def test_ctrl_c_kills_the_running_batches_at_once():
+    """Ctrl-C (SIGINT, what a kernel interrupt sends) while batches run: the workers are
+    killed now, not after their batch, and none is left behind."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import psutil
+
+    slow = "def f(x):\n    import time\n    time.sleep(0.5)\n    return x\n"
+    tests = [f"assert f({i}) == {i}" for i in range(40)]  # ~20 s of cells per worker
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
+    started = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        build_pass_matrix([slow, slow + "\n# copy"], tests, entry="f", timeout=2.0, workers=2)
+    took = time.perf_counter() - started
+    timer.cancel()
+    assert took < 6, f"Ctrl-C took {took:.1f} s to stop the build"
+    deadline = time.monotonic() + 5
+    while psutil.Process().children(recursive=True) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not psutil.Process().children(recursive=True)

@@ -15,7 +15,9 @@ import json
 import os
 import sqlite3
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,23 @@ _CACHE_VERSION = "1"
 _CHUNK = 256  # cells per batch sent to a worker
 _STARTUP_GRACE = 30.0  # seconds a (re)started worker may take before its first result
 _VERSIONS = f"{sys.version_info[:3]} numpy {np.__version__}"  # verdicts depend on these too
+
+# Ctrl-C and Stop end a build's batches now, not when each batch is done: the jobs of one
+# build (its token) register the worker processes they run here, and abort() kills them.
+_live_lock = threading.Lock()
+_live: dict[str, set[_Process]] = {}
+_aborted: set[str] = set()
+
+
+def abort(token: str) -> int:
+    """Stop the batches of build ``token`` running in this process; returns how many workers
+    were killed. Batches not started yet return at once."""
+    with _live_lock:
+        _aborted.add(token)
+        running = list(_live.pop(token, ()))
+    for process in running:
+        process.channel.worker.kill()
+    return len(running)
 
 
 @dataclass
@@ -142,14 +161,22 @@ def build_pass_matrix(
         )
         own = executor is None
         executor = executor or LocalExecutor(workers)
+        futures = []
         try:
             futures = [executor.submit(job) for job in jobs]
             fresh = {}
             for future in futures:
                 fresh.update(future.result())
+        except BaseException:  # Ctrl-C or Stop: the workers go now, not after their batch
+            executor.cancel(futures)
+            abort(jobs[0].token)
+            raise
         finally:
             if own:
                 executor.close()
+            with _live_lock:
+                _aborted.discard(jobs[0].token)
+                _live.pop(jobs[0].token, None)
         results.update(fresh)
         if cache:
             cache.put_many({keys[cell]: value for cell, value in fresh.items()})
@@ -246,7 +273,7 @@ def _jobs(
                 batches[-1].extend(chunk)  # small codes share a worker process
             else:
                 batches.append(list(chunk))
-    jobs = []
+    jobs, token = [], uuid.uuid4().hex
     for batch in batches:
         ids = {i for i, _ in batch}
         test_ids = {j for _, j in batch if j >= 0}
@@ -258,6 +285,7 @@ def _jobs(
                 timeout=timeout,
                 memory_mb=memory_mb,
                 cells=batch,
+                token=token,
             )
         )
     return jobs
@@ -275,6 +303,7 @@ class CellsJob:
     timeout: float
     memory_mb: int
     cells: list[tuple[int, int]]
+    token: str = ""  # the build it belongs to (abort() ends its batches)
     kind: str = "verify"
     gpu: bool = False
 
@@ -290,19 +319,26 @@ class CellsJob:
             try:
                 while batch:
                     batch = self._skip_dead(batch)
-                    if not batch:
+                    if not batch or self.token in _aborted:
                         break
                     if process is None:
                         process = _Process(self._limits)
                         register(process.channel.worker)
+                        with _live_lock:
+                            _live.setdefault(self.token, set()).add(process)
                     batch = self._run_batch(process, batch)
                     if process.broken:  # it died on a cell: start afresh
-                        process.close()
+                        self._close(process)
                         process = None
             finally:
                 if process is not None:
-                    process.close()
+                    self._close(process)
         return self.results
+
+    def _close(self, process: _Process) -> None:
+        process.close()
+        with _live_lock:
+            _live.get(self.token, set()).discard(process)
 
     def _run_batch(self, process: _Process, batch: list[tuple[int, int]]) -> list:
         """Run ``batch``; returns the cells left over if the worker died (empty if all ran)."""

@@ -424,7 +424,7 @@ class _Run:
     cases: list[tuple]
     labels: list[str]
     tests: list[tuple[str, Callable]]
-    make: Callable[[int], tuple]
+    make: Callable[[int, int | None], tuple]
     tol: Tolerance
     limits: Limits
     settings: Settings

@@ -43,6 +43,7 @@ DEFAULT_SIZES = (1, 2, 3, 8, 31)
 SHRINK_SIZES = (1, 2, 3, 8, 31, 100)
 GENERATED = 10  # edge cases Hypothesis draws per example
 PROBE_ROWS = 64  # rows of the resampling probes the reference must accept
+TIMING_SEED = 1_000_003  # timed call k of a seeded builder: inputs(n, TIMING_SEED + k)
 
 SOURCES = ("inputs", "example", "history", "builder")
 
@@ -53,7 +54,7 @@ class Inputs:
 
     cases: list[tuple]  # argument tuples for verification
     labels: list[str]  # one per case
-    make: Callable[[int], tuple]  # n -> fresh timing arguments (runs in the worker)
+    make: Callable[[int, int | None], tuple]  # (n, timed call) -> fresh arguments (in the worker)
     timing_size: int | None  # None: calibrate
     source: str  # inputs | example | history | builder
     description: str  # one line for the table, views and session
@@ -117,10 +118,15 @@ class _MakeArgs:
         self.inputs, self.fixed = inputs, fixed
         self.seeded = inputs is not None and _takes_seed(inputs)
 
-    def __call__(self, n: int) -> tuple:
+    def __call__(self, n: int, call: int | None = None) -> tuple:
+        """Timed call ``call`` gets ``inputs(n, TIMING_SEED + call)``: the same size, fresh
+        values. A builder without a seed can only vary its values through its size:
+        ``inputs(n + call)``."""
         if self.inputs is None:
             return copy.deepcopy(self.fixed)
-        return tuple(self.inputs(n, n) if self.seeded else self.inputs(n))
+        if self.seeded:
+            return tuple(self.inputs(n, n if call is None else TIMING_SEED + call))
+        return tuple(self.inputs(n if call is None else n + call))
 
 
 def _takes_seed(fn: Callable) -> bool:
@@ -441,7 +447,9 @@ class _ModelBuilder:
         self.code = code
         self._fn: Callable[[int], tuple] | None = None
 
-    def __call__(self, n: int) -> tuple:
+    def __call__(self, n: int, call: int | None = None) -> tuple:
+        if call is not None:  # make_inputs(n) has no seed: fresh values come with the size
+            n += call
         if self._fn is None:
             scope: dict[str, Any] = {"__name__": "__wb_inputs__"}
             exec(compile(self.code, "<model's make_inputs>", "exec"), scope)  # noqa: S102 - in the worker
@@ -640,8 +648,8 @@ class _Resample:
         self.args, self.which, self.rows, self.mode = args, which, rows, mode
         self.limit = limit  # probes: this many rows only
 
-    def __call__(self, n: int) -> tuple:
-        rng = np.random.default_rng(n)
+    def __call__(self, n: int, call: int | None = None) -> tuple:
+        rng = np.random.default_rng(n if call is None else n + call)  # the size stays
         rows = self.rows if self.limit is None else min(self.rows, self.limit)
         if self.mode == "words":
             return tuple(
@@ -880,7 +888,7 @@ def _from_example(
         )
     mode = next((m for m in modes if m in accepted_modes), None)
     if mode is None:
-        make: Callable[[int], tuple] = _MakeArgs(None, args)
+        make: Callable[[int, int | None], tuple] = _MakeArgs(None, args)
         notes.append(
             f"timing reuses the {source}'s own values: the reference raised on resampled rows; "
             "pass --inputs NAME (NAME(n) -> tuple of arguments) to time on fresh values"
@@ -997,8 +1005,8 @@ class _Stress:
     def __init__(self, args: tuple, which: list[int], rows: int, variant: str) -> None:
         self.args, self.which, self.rows, self.variant = args, which, rows, variant
 
-    def __call__(self, n: int) -> tuple:
-        rng = np.random.default_rng(n)
+    def __call__(self, n: int, call: int | None = None) -> tuple:
+        rng = np.random.default_rng(n if call is None else n + call)  # the size stays
         if self.variant in ("sorted", "reverse-sorted"):
             idx = rng.integers(0, self.rows, self.rows)
         elif self.variant == "few distinct rows":
@@ -1021,7 +1029,7 @@ class _Stress:
 def stress_timings(
     reference: Program,
     candidates: Sequence[tuple[Any, Program]],
-    make: Callable[[int], tuple],
+    make: Callable[[int, int | None], tuple],
     size: int,
     reference_median: float,
     settings: Any,

@@ -278,7 +278,7 @@ class TimingJob:
 
     reference: Program
     candidate: Program | None
-    make: bytes  # cloudpickled size -> fresh argument tuple
+    make: bytes  # cloudpickled (size, timed call k or None) -> fresh argument tuple
     plan: TimingPlan
     limits: Limits
     hardened: bool = False
@@ -345,7 +345,7 @@ class TimingJob:
             yield side
 
     def _timed_calls(self, sides: dict[str, _Side], report: TimingReport) -> None:
-        """Alternating blocks of calls on the same inputs (call k gets ``make(size + k)``)
+        """Alternating blocks of calls on the same inputs (call k gets ``make(size, k)``)
         until the budget is spent or every side's median is known to about 1 %."""
         plan, tol = self.plan, self.tol or Tolerance()
         paired = "candidate" in sides

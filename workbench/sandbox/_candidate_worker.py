@@ -176,7 +176,8 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
             send({"kind": "test", "name": name, "ok": False, "error": describe(exc)})
 
     # -- what the job asks next ------------------------------------------------------------
-    make = loads(job["make"])  # size -> fresh argument tuple (built by the harness, not timed)
+    # (size, timed call k or None) -> fresh argument tuple (built by the harness, not timed)
+    make = loads(job["make"])
     if probe is not None and probe.marks_enabled:
         namespace[MARK] = probe.mark  # the generated wrapper's phase marks
     while True:
@@ -214,12 +215,12 @@ def _serve(cmd_fd: int, msg_fd: int) -> None:
             size, first, count = command["size"], command["start"], command["count"]
             times, cpus, outputs = [], [], []
             total, squares = 0.0, 0.0
-            gc_collect()  # once a block: collecting before every call would hand freed arenas
-            start = (
-                perf()
-            )  # back to the OS and bill allocating code for fresh pages (timeit does not)
+            # once a block: collecting before every call would hand freed arenas back to the
+            # OS and bill allocating code for fresh pages (timeit does not)
+            gc_collect()
+            start = perf()
             for k in range(first, first + count):
-                args = make(size + k)  # fresh values for every call: a cache cannot hit
+                args = make(size, k)  # fresh values for every call: a cache cannot hit
                 reseed()
                 gc_disable()
                 if probe is not None:
