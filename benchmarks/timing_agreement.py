@@ -7,6 +7,10 @@ k gets ``inputs(size, TIMING_SEED + k)`` in both, one call per fresh argument tu
 (``timeit.Timer(..., setup=<build the arguments>).timeit(number=1)``), reference and candidate
 alternating, ratio of the medians. Agreement means within 5 %.
 
+This process runs under the allocator settings of the workbench's workers (``STEADY_MALLOC``:
+glibc keeps freed memory, so whether a call's output lands on fresh pages does not depend on
+what was freed before it); the script restarts itself with them.
+
 For comparison, the last column is timeit's usual hot loop (``autorange`` on one input, best of
 3), which measures something else: many calls on arguments already in the caches (strings
 whose hashes are cached, arrays in L2). The workbench never times that way, because a cache
@@ -18,6 +22,7 @@ keyed by the arguments would hit; for microsecond functions the two can differ b
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -27,6 +32,7 @@ import numpy as np
 
 import workbench
 from workbench.optimizer._inputs import TIMING_SEED
+from workbench.optimizer._jobs import STEADY_MALLOC
 
 CASES = [
     # (name, timing size, reference, candidate, inputs)
@@ -115,6 +121,8 @@ def hot_loop(reference: str, candidate: str, inputs, size: int) -> float:
 
 
 def main() -> int:
+    if any(os.environ.get(k) != v for k, v in STEADY_MALLOC.items()):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **STEADY_MALLOC})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=2.0, help="time budget per candidate (s)")
     args = parser.parse_args()
