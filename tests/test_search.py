@@ -64,7 +64,10 @@ class TreeModel(Backend):
             text = PLAN
         elif "What happened:" in prompt or "does not work yet" in prompt:
             k = next(self.count)
-            text = f"```python\ndef double(x):\n    return x * 2.0 + 0.0 * {k}\n```"
+            text = (
+                f"Variant {k}: add a zero term so the result stays the same.\n"
+                f"```python\ndef double(x):\n    return x * 2.0 + 0.0 * {k}\n```"
+            )
         else:
             name = re.search(r"Strategy to follow: ([\w-]+):", prompt).group(1)
             text = f"```python\n{PATHS[name]}```"
@@ -170,6 +173,8 @@ def test_tree_search_records_lineage_shows_siblings_and_ends_on_the_candidate_bu
     assert any("does not work yet" in p for p in model.prompts)  # the repair turn
     assert any("Other versions that were tried" in p for p in model.prompts)  # inspiration
     assert "search ended: the budget of 6 candidates was used" in res.notes[-1]
+    # what the model said it changed is the child's idea (the search view's hover)
+    assert all(": Variant " in c.note for c in children), [c.note for c in children]
 
 
 def test_the_time_and_token_budgets_end_the_search_with_a_note():

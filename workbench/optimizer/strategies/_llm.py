@@ -415,6 +415,11 @@ class LLMStrategy:
             if extraction.code is not None:
                 code = extraction.code
                 origin = Origin(path, index, completion.text, None, extraction.notes)
+                idea = _idea(completion.text) if parent else ""
+                if idea:  # what the model says it changed: the search view's hover
+                    specs.append(_spec(code, f"{note}: {idea}", path_name, parent, round))
+                    self.origins[candidate_id(code)] = origin
+                    continue
             else:
                 reason = extraction.reason or "no code found"
                 if completion.finish_reason == "length":
@@ -537,6 +542,13 @@ def _number_items(reply: str) -> str:
 
 def _arity(task: Task) -> int:
     return len(task.entry_node.args.args) + len(task.entry_node.args.posonlyargs)
+
+
+def _idea(reply: str) -> str:
+    """The reply's first line of prose before its code block: what the model changed."""
+    before = reply.split("```", 1)[0] if "```" in reply else ""
+    lines = [line.strip(" #*-") for line in before.splitlines() if line.strip(" #*-")]
+    return _one_line(lines[0], 120) if lines else ""
 
 
 def _status_words(result: CandidateResult) -> str:
