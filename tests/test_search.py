@@ -219,3 +219,21 @@ def test_search_options_are_checked():
         workbench.optimize(CELL, inputs=make, strategies=[], search="forest", namespace={})
     with pytest.raises(UsageError, match="candidate_budget"):
         workbench.optimize(CELL, inputs=make, strategies=[], search="tree", candidate_budget=0)
+
+
+def test_the_search_view_is_plain_data_and_a_click_selects_in_the_explorer():
+    pytest.importorskip("anywidget")
+    from workbench.views import Explorer, search_nodes
+
+    res, _ = tree_run(candidate_budget=5)
+    nodes = search_nodes(res)
+    assert [n["id"] for n in nodes] == [c.id for c in res.candidates]
+    assert {n["kind"] for n in nodes} >= {"best", "failed"}
+    assert all(n["parent"] is None for n in nodes if n["round"] == 0)
+    assert sum(1 for n in nodes if n["parent"]) == 3
+    explorer = Explorer(res, namespace={})
+    assert explorer.search.nodes == nodes and explorer.search.selected == res.best.id
+    explorer.search.selected = res.candidates[1].id  # what a click in the browser does
+    assert explorer.selected.id == res.candidates[1].id
+    explorer.select(res.candidates[0].id)  # and a click in the list marks it in the view
+    assert explorer.search.selected == res.candidates[0].id

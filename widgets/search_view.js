@@ -13,7 +13,8 @@ const LABELS = {
   faster: "faster",
   same: "no significant change",
   slower: "slower",
-  failed: "failed / error",
+  failed: "failed (wrong results)",
+  error: "error / timeout",
 };
 
 function svg(name, attrs = {}, parent = null) {
@@ -33,7 +34,7 @@ function fmt(x) {
 function ticks(lo, hi) {
   const out = [];
   for (let e = Math.floor(lo) - 1; e <= Math.ceil(hi) + 1; e++) {
-    for (const m of [1, 3]) {
+    for (const m of [1, 2, 5]) {
       const v = Math.log10(m) + e;
       if (v >= lo - 1e-9 && v <= hi + 1e-9) out.push(Math.pow(10, v));
     }
@@ -123,6 +124,7 @@ function draw(model, root, tip) {
     const g = svg("g", { class: `wb-node wb-${n.kind}${n.id === selected ? " wb-selected" : ""}`, "data-id": n.id, transform: `translate(${p.x},${p.y})` }, dots);
     if (n.kind === "best") svg("circle", { r: 12, class: "wb-halo" }, g);
     svg("circle", { r: n.kind === "best" ? 8 : 6.5, class: "wb-dot-svg", fill: n.colour }, g);
+    if (n.kind === "best") svg("text", { x: 0, y: -16, class: "wb-best-label", "text-anchor": "middle" }, g).textContent = `best ${fmt(n.speedup)}`;
     svg("title", {}, g).textContent = `${n.id}: ${n.text}\n${n.idea}`;
     g.addEventListener("mouseenter", () => {
       tip.innerHTML = "";

@@ -22,9 +22,10 @@ WIDGETS = Path(__file__).resolve().parent.parent / "widgets"  # -> the top-level
 
 
 def node_kind(c: CandidateResult, best: str | None) -> str:
-    """The view's colour class: best, faster, same, slower or failed."""
+    """The view's class: best, faster, same, slower, failed (wrong results) or error (it
+    raised, crashed, timed out, ran out of memory, or cannot be compared)."""
     if c.status != "passed":
-        return "failed"
+        return "failed" if c.status == "failed" else "error"
     if c.id == best:
         return "best"
     if c.speedup is None or not c.significant:
