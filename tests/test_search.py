@@ -237,3 +237,13 @@ def test_the_search_view_is_plain_data_and_a_click_selects_in_the_explorer():
     assert explorer.selected.id == res.candidates[1].id
     explorer.select(res.candidates[0].id)  # and a click in the list marks it in the view
     assert explorer.search.selected == res.candidates[0].id
+
+
+def test_the_magic_takes_search_tree_and_a_budget(shell):
+    shell.user_ns["make"] = make
+    res = shell.run_cell_magic(
+        "optimize", "--inputs make --sizes 2,40 --strategies none --search tree --budget 3", CELL
+    )
+    run = workbench.SessionStore(workbench.get_settings().home).run(res.run_id)
+    assert run["options"]["search"] == "tree" and run["options"]["candidate_budget"] == 3
+    assert "tree search needs a strategy that can refine" in res.notes[-1]
