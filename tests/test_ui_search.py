@@ -77,4 +77,6 @@ def test_the_search_view_grows_hovers_the_idea_and_selects_in_the_explorer(brows
         sync_api.expect(view.locator(f".wb-node.wb-selected[data-id='{child}']")).to_have_count(1)
         scroll_to(page, ".wb-explorer")
         screenshot(page, "search-3-explorer-and-view")
+        scroll_to(page, ".wb-progress")
+        screenshot(page, "search-4-progress-with-the-grown-view")
         page.close()
