@@ -153,6 +153,19 @@ class WorkbenchMagics(Magics):
     )
     @argument("--hint", metavar="TEXT", help="your advice for the LLM's next round, in quotes")
     @argument(
+        "--search",
+        default="rounds",
+        choices=("rounds", "tree"),
+        help="rounds (default): refine the best and failed ones round by round; tree: grow a"
+        " candidate tree from the fastest verified ones until --budget candidates",
+    )
+    @argument(
+        "--budget",
+        type=int,
+        metavar="N",
+        help="tree search: candidates in all (default 20)",
+    )
+    @argument(
         "--stress",
         action="store_true",
         help="also time the passed candidates on the input shape (sorted, duplicate-heavy) that"
@@ -232,8 +245,12 @@ class WorkbenchMagics(Magics):
                 time_budget=args.time_budget,
                 sizes=sizes,
                 target=args.target,
-                rounds=args.rounds or (2 if strategies and "llm" in strategies else 1),
+                # a tree without --rounds grows as deep as its budget lets it
+                rounds=args.rounds
+                or (2 if strategies and "llm" in strategies and args.search != "tree" else 1),
                 hint=args.hint,
+                search=args.search,
+                candidate_budget=args.budget,
                 namespace=ns,
             )
             if args.accept and result.best is not None:

@@ -12,6 +12,7 @@ from ._openai import OpenAIBackend
 from ._prompts import (
     FailingCase,
     Feedback,
+    Inspiration,
     ReasoningPath,
     default_paths,
     multipath_messages,
@@ -46,6 +47,7 @@ __all__ = [
     "Extraction",
     "FailingCase",
     "Feedback",
+    "Inspiration",
     "LLMCancelled",
     "LocalModel",
     "Message",

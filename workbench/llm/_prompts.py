@@ -503,6 +503,14 @@ class Feedback:
     message: str | None = None  # anything else worth saying (e.g. the watchdog's reason)
 
 
+@dataclass(frozen=True)
+class Inspiration:
+    """Another candidate's code shown in a refinement prompt, and what became of it."""
+
+    code: str
+    what: str  # e.g. "sibling 1a2b3c4d: passed, 3.1x faster"
+
+
 def refine_messages(
     source: str,
     entry: str,
@@ -513,8 +521,10 @@ def refine_messages(
     gpu: bool | str = False,
     hint: str | None = None,
     max_failures: int = 3,
+    inspiration: Sequence[Inspiration] = (),
 ) -> list[dict[str, str]]:
-    """Ask for an improved candidate, showing the model what happened to the last one."""
+    """Ask for an improved candidate, showing the model what happened to the last one, and
+    (tree search) ``inspiration``: other verified versions, its siblings and the best."""
     target = target_of(gpu)
     user = [f"The original Python function `{entry}`:", _fenced(source)]
     if candidate:
@@ -550,6 +560,15 @@ def refine_messages(
         user.append(hot)
     elif feedback.profile_note:
         user.append(f"Line profile: {_trim(feedback.profile_note, 200)}")
+    if inspiration:
+        shown = [
+            f"- {_trim(item.what, 160)}:\n{_fenced(_trim(item.code, 2000))}"
+            for item in inspiration[:3]
+        ]
+        user.append(
+            "Other versions that were tried, for ideas (combine or go beyond them; do not"
+            " copy one as it is):\n" + "\n".join(shown)
+        )
     if hint:
         user.append(f"The user's hint for this round: {_trim(hint, 800)}")
     goal = (

@@ -34,6 +34,7 @@ from ._results import (
     Timing,
     candidate_id,
 )
+from ._search import check_search, tokens_used, tree_search
 from ._stats import noise_floor, speedup_interval
 from ._task import Task, task_from
 from ._verify import Tolerance, Unverified, compare, comparison_notes, preview
@@ -101,6 +102,8 @@ def optimize(
     hint: str | None = None,
     token_budget: int | None = None,
     time_limit: float | None = None,
+    search: str = "rounds",
+    candidate_budget: int | None = None,
     stop: threading.Event | None = None,
     namespace: MutableMapping[str, Any] | None = None,
     progress: Progress | None = None,
@@ -141,6 +144,11 @@ def optimize(
     far (failures with expected vs actual, timings) and the user's ``hint``; refinement stops
     early after ``patience`` rounds without a better speedup, when the model exchanges have
     used ``token_budget`` tokens, when ``time_limit`` seconds have passed, or when ``stop`` is set.
+    ``search="tree"`` grows a candidate tree instead of rounds: each step refines the parent
+    with the best verified speedup (its interval's lower bound) and diversity, showing the
+    model its siblings, until ``candidate_budget`` candidates (in all), ``time_limit`` or
+    ``token_budget`` is used up, ``rounds - 1`` levels are reached, or ``stop``; each child
+    records its ``parent``. Stop keeps every candidate that finished.
 
     ``executor`` says where the jobs run (default: the ``executor`` setting, "local"):
     "local", "serial", a Dask scheduler address, a ``distributed.Client`` or an ``Executor``.
@@ -162,10 +170,13 @@ def optimize(
             hint=hint,
             token_budget=token_budget,
             time_limit=time_limit,
+            search=search,
+            candidate_budget=candidate_budget,
         ),
     )
     rounds, patience, hint = more.rounds, more.patience, more.hint
     token_budget, time_limit = more.token_budget, more.time_limit
+    check_search(more)
     run_control = merged(
         control or RunControl(),
         dict(time_budget=time_budget, executor=executor, stop=stop, progress=progress),
@@ -227,6 +238,8 @@ def optimize(
             "user_candidates": len(user_specs),
             "target": target,
             "rounds": rounds,
+            "search": more.search,
+            "candidate_budget": more.candidate_budget,
             "hint": hint,
             "inputs_source": prepared.source,
             "stress": stress,
@@ -290,11 +303,14 @@ def optimize(
             run.store_exchanges(strategy)
         run.evaluate_all(dedupe(specs))
         stale = 0
+        if more.search == "tree":
+            tree_search(run, strategy_objects, more, started)
+            rounds = 0  # the tree replaces the rounds below
         for round_ in range(1, rounds):
             refiners = [s for s in strategy_objects if hasattr(s, "refine")]
             if not refiners or run.stopped() or stale >= patience:
                 break
-            spent = _tokens_used(strategy_objects)
+            spent = tokens_used(strategy_objects)
             if token_budget is not None and spent >= token_budget:
                 result.notes.append(
                     f"refinement stopped: {spent:,} tokens used, budget {token_budget:,}"
@@ -802,14 +818,6 @@ class _PhaseTracker:
         self._stack.close()
         self._stack = contextlib.ExitStack()
         self._current = None
-
-
-def _tokens_used(strategies: list[Strategy]) -> int:
-    return sum(
-        (getattr(e, "prompt_tokens", 0) or 0) + (getattr(e, "completion_tokens", 0) or 0)
-        for s in strategies
-        for e in getattr(s, "exchanges", None) or []
-    )
 
 
 def _hardening_in_force(settings: Settings) -> tuple[Settings, str | None]:

@@ -22,13 +22,22 @@ class Verification:
 
 @dataclass(frozen=True)
 class Refinement:
-    """Further LLM rounds on the results so far, and when they stop."""
+    """Further LLM rounds on the results so far, and when they stop.
+
+    ``search="rounds"`` refines the best and failed candidates round by round;
+    ``search="tree"`` grows a candidate tree instead (``_search.tree_search``): each step
+    refines one parent chosen by verified speedup and diversity, its siblings shown as
+    inspiration, ``rounds - 1`` levels deep, until a budget (``candidate_budget``,
+    ``time_limit``, ``token_budget``) is used up, nothing is left to expand, or Stop.
+    """
 
     rounds: int = 1
-    patience: int = 2  # rounds without a better speedup before stopping
+    patience: int = 2  # rounds without a better speedup before stopping ("rounds" only)
     hint: str | None = None
     token_budget: int | None = None
     time_limit: float | None = None  # seconds for the whole run
+    search: str = "rounds"  # or "tree"
+    candidate_budget: int | None = None  # candidates in all, the first round's included
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,13 @@ class Explorer:
         self._plot_shown = False
         self._plot_slot = widgets.VBox()
         self._draw_plot()
-        self.widget = widgets.VBox([header, widgets.HBox([self._tree, detail]), self._plot_slot])
+        self._search_slot = widgets.VBox()
+        self._search_slot.add_class("wb-search-slot")
+        self.search: Any = None  # the search view, once a candidate has a parent
+        self._draw_search()
+        self.widget = widgets.VBox(
+            [header, widgets.HBox([self._tree, detail]), self._search_slot, self._plot_slot]
+        )
         self.widget.add_class("wb-explorer")
         first = (
             self.model.accepted
@@ -171,6 +177,27 @@ class Explorer:
             " why it passed or failed; <b>Accept</b> puts it into your notebook.</div>"
             + legend_html()
         )
+
+    def _draw_search(self) -> None:
+        """The search view (candidates by round and speedup, lineage) where there is a tree;
+        a click on a candidate there selects it here."""
+        from ._search_view import search_nodes, search_view
+
+        if not any(c.parent for c in self.result.candidates):
+            return
+        if self.search is None:
+            self.search = search_view(self.result)
+            self.search.observe(self._search_clicked, names="selected")
+            self._search_slot.children = [self.search]
+        else:
+            self.search.nodes = search_nodes(self.result)
+        if self.selected is not None:
+            self.search.selected = self.selected.id
+
+    def _search_clicked(self, change: dict[str, Any]) -> None:
+        chosen = change["new"]
+        if chosen and (self.selected is None or self.selected.id != chosen):
+            self.select(chosen)
 
     def _draw_plot(self, show: bool = False) -> None:
         if not self._plot or not any(node.timing for node in self.model.nodes()):
@@ -236,6 +263,8 @@ class Explorer:
         self._detail.value = detail_html(self.selected, self.model)
         self._exchange.value = exchange_html(self._exchanges.get(candidate_id))
         self._show_code()
+        if self.search is not None:
+            self.search.selected = candidate_id
         passed = self.selected.status == "passed"
         self._accept.disabled = not passed
         self._accept.tooltip = (
@@ -299,6 +328,7 @@ class Explorer:
         self._build_tree()
         self._header_html()
         self._draw_plot()
+        self._draw_search()
         if not new:
             stopped = progress is not None and progress.stop.is_set()
             self._message.value = (

@@ -59,6 +59,8 @@ class ProgressState:
     stopped: bool = False
     error: str | None = None
     counting: bool = True  # counts candidates (optimize); generate and visualize do not
+    searching: bool = False  # a tree search runs: the search view shows it growing
+    candidates: list[Any] = field(default_factory=list)  # finished, in the order they came
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -101,10 +103,14 @@ class ProgressState:
         elif kind == "phase":
             what = _PHASES.get(event["phase"], event["phase"])
             self.phase = f"candidate {self._counted(event)[0] + 1}: {what}"
+        elif kind == "search":
+            self.searching = True
+            self.phase = "tree search: choosing the next parent"
         elif kind == "done":  # candidates finish in any order where they run in parallel
             _, self.total = self._counted(event)
             self.done += 1
             c = event["candidate"]
+            self.candidates.append(c)
             what = fmt_speedup(c) if c.status == "passed" else c.reason
             self.log.append(f"[{self.done}/{self.total}] {c.strategy} {c.id}: {c.status} {what}")
 
@@ -227,6 +233,9 @@ class Progress:
         self._stream.add_class("wb-stream")
         self._log = widgets.HTML()
         self._log.add_class("wb-log")
+        self.search: Any = None  # the search view, once a tree search starts
+        self._search_drawn = 0
+        self._search_slot = widgets.VBox()
         self.widget = widgets.VBox(
             [
                 self._title,
@@ -237,6 +246,7 @@ class Progress:
                 ),
                 self._stream,
                 self._log,
+                self._search_slot,
             ]
         )
         self.widget.add_class("wb-progress")
@@ -298,12 +308,27 @@ class Progress:
                 f"<span style='font-size:12px;color:#57606a'>{escape(line)}</span>"
                 for line in s.log[-5:]
             )
+            if s.searching and len(s.candidates) != self._search_drawn:
+                self._draw_search(list(s.candidates))
             if s.finished:
                 self._bar.bar_style = "danger" if s.error else "warning" if s.stopped else "success"
                 if not s.stopped and not s.error:
                     self._bar.value = self._bar.max
                 self._button.disabled = True
                 self._button.layout.display = "none"  # the phase says how it ended
+
+    def _draw_search(self, candidates: list[Any]) -> None:
+        """The tree so far, redrawn as candidates finish (tree search only)."""
+        from ._search_view import search_nodes, search_view
+
+        self._search_drawn = len(candidates)
+        if self.search is None:
+            self.search = search_view(
+                candidates, title="Search so far (grows as candidates finish)"
+            )
+            self._search_slot.children = [self.search]
+        else:
+            self.search.nodes = search_nodes(candidates)
 
     def _stream_html(self) -> str:
         rows = self.state.writing()

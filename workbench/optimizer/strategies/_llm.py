@@ -31,6 +31,7 @@ from ...llm._extract import extract_code
 from ...llm._prompts import (
     FailingCase,
     Feedback,
+    Inspiration,
     ReasoningPath,
     is_numeric,
     multipath_messages,
@@ -243,53 +244,106 @@ class LLMStrategy:
         self._say({"kind": "generate", "strategy": self.name, "round": round})
 
         def ask(parent: CandidateResult) -> Exchange:
-            origin = self.origins.get(parent.id)
-            no_code = origin is not None and origin.no_code_reason is not None
-            stream = {**self._streaming(f"refines {parent.id}"), "seed": self.seed}
-            if repairing and self.repairs(parent, origin):
-                return backend.complete(
-                    repair_messages(
-                        task.source,
-                        task.entry,
-                        parent.code,
-                        _error_of(parent),
-                        failure=failing_case(parent),
-                        gpu=self.prompt_target,
-                        hint=hint,
-                    ),
-                    n=1,
-                    temperature=self.repair_temperature,
-                    max_tokens=self.max_tokens,
-                    **stream,
-                )
-            return backend.complete(
-                refine_messages(
-                    task.source,
-                    task.entry,
-                    None if no_code else parent.code,
-                    feedback_from(parent, origin),
-                    path=self._path_of(parent),
-                    gpu=self.prompt_target,
-                    hint=hint,
-                ),
-                n=self.per_path,
-                temperature=self.temperature,
-                max_tokens=self.max_tokens,
-                **stream,
-            )
+            return self._ask(backend, task, parent, repairing=repairing, hint=hint)
 
         specs: list[CandidateSpec] = []
         for parent, outcome in zip(chosen, _concurrently(ask, chosen)):
             with self._lock:
                 self._refined.add(parent.id)
-            path = self._path_of(parent)
-            repaired = repairing and self.repairs(parent, self.origins.get(parent.id))
-            verb = "repairs" if repaired else "refines"
-            note = _one_line(f"{verb} {parent.id} ({_status_words(parent)})")
-            specs += self._specs_from(
-                task, outcome, path=path, note=note, parent=parent.id, round=round
-            )
+            specs += self._children(task, parent, outcome, repairing=repairing, round=round)
         return specs
+
+    def expand(
+        self,
+        task: Task,
+        parent: CandidateResult,
+        inspiration: Sequence[CandidateResult] = (),
+        *,
+        round: int,
+        hint: str | None = None,
+    ) -> list[CandidateSpec]:
+        """Tree search's step: children of ``parent`` (the repair turn when it failed), with
+        ``inspiration`` (its siblings, the best elsewhere) shown in the refinement prompt.
+        Unlike :meth:`refine`, a parent can be expanded again."""
+        backend = self._backend()
+        repairing = self.repair and hint is None
+        hint = hint if hint is not None else self.hint
+        self._say({"kind": "generate", "strategy": self.name, "round": round})
+        shown = [
+            Inspiration(c.code, f"{c.id} ({_status_words(c)}): {_one_line(c.note, 100)}")
+            for c in inspiration
+            if c.id != parent.id and c.code
+        ]
+        (outcome,) = _concurrently(
+            lambda p: self._ask(
+                backend, task, p, repairing=repairing, hint=hint, inspiration=shown
+            ),
+            [parent],
+        )
+        return self._children(task, parent, outcome, repairing=repairing, round=round)
+
+    def _ask(
+        self,
+        backend: Backend,
+        task: Task,
+        parent: CandidateResult,
+        *,
+        repairing: bool,
+        hint: str | None,
+        inspiration: Sequence[Inspiration] = (),
+    ) -> Exchange:
+        """One request about ``parent``: the repair turn, or the refinement prompt."""
+        origin = self.origins.get(parent.id)
+        no_code = origin is not None and origin.no_code_reason is not None
+        stream = {**self._streaming(f"refines {parent.id}"), "seed": self.seed}
+        if repairing and self.repairs(parent, origin):
+            return backend.complete(
+                repair_messages(
+                    task.source,
+                    task.entry,
+                    parent.code,
+                    _error_of(parent),
+                    failure=failing_case(parent),
+                    gpu=self.prompt_target,
+                    hint=hint,
+                ),
+                n=1,
+                temperature=self.repair_temperature,
+                max_tokens=self.max_tokens,
+                **stream,
+            )
+        return backend.complete(
+            refine_messages(
+                task.source,
+                task.entry,
+                None if no_code else parent.code,
+                feedback_from(parent, origin),
+                path=self._path_of(parent),
+                gpu=self.prompt_target,
+                hint=hint,
+                inspiration=inspiration,
+            ),
+            n=self.per_path,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            **stream,
+        )
+
+    def _children(
+        self,
+        task: Task,
+        parent: CandidateResult,
+        outcome: Exchange | BaseException,
+        *,
+        repairing: bool,
+        round: int,
+    ) -> list[CandidateSpec]:
+        repaired = repairing and self.repairs(parent, self.origins.get(parent.id))
+        verb = "repairs" if repaired else "refines"
+        note = _one_line(f"{verb} {parent.id} ({_status_words(parent)})")
+        return self._specs_from(
+            task, outcome, path=self._path_of(parent), note=note, parent=parent.id, round=round
+        )
 
     def repairs(self, result: CandidateResult, origin: Origin | None = None) -> bool:
         """Whether ``result`` gets the cheap repair turn: it has code that failed to compile,
@@ -361,6 +415,11 @@ class LLMStrategy:
             if extraction.code is not None:
                 code = extraction.code
                 origin = Origin(path, index, completion.text, None, extraction.notes)
+                idea = _idea(completion.text) if parent else ""
+                if idea:  # what the model says it changed: the search view's hover
+                    specs.append(_spec(code, f"{note}: {idea}", path_name, parent, round))
+                    self.origins[candidate_id(code)] = origin
+                    continue
             else:
                 reason = extraction.reason or "no code found"
                 if completion.finish_reason == "length":
@@ -483,6 +542,13 @@ def _number_items(reply: str) -> str:
 
 def _arity(task: Task) -> int:
     return len(task.entry_node.args.args) + len(task.entry_node.args.posonlyargs)
+
+
+def _idea(reply: str) -> str:
+    """The reply's first line of prose before its code block: what the model changed."""
+    before = reply.split("```", 1)[0] if "```" in reply else ""
+    lines = [line.strip(" #*-") for line in before.splitlines() if line.strip(" #*-")]
+    return _one_line(lines[0], 120) if lines else ""
 
 
 def _status_words(result: CandidateResult) -> str:
