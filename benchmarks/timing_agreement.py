@@ -1,32 +1,39 @@
 """Does the speedup the workbench reports agree with an independent measurement?
 
 Six functions from microseconds to ~100 ms per call, each with a faster candidate. For each, the
-workbench's reported speedup (paired timing job in sandboxed workers, ratio of medians) is
-printed beside ``timeit`` run in this process, in the same run, on the same inputs: timed call
-k gets ``inputs(size, TIMING_SEED + k)`` in both, one call per fresh argument tuple
-(``timeit.Timer(..., setup=<build the arguments>).timeit(number=1)``), reference and candidate
-alternating, ratio of the medians. Agreement means within 5 %.
+workbench's reported speedup (a paired timing job in sandboxed workers) is printed beside two
+independent measurements taken in the same run on the same inputs, timed call k getting
+``inputs(size, TIMING_SEED + k)`` and each call timed alone on its fresh arguments:
 
-This process runs under the allocator settings of the workbench's workers (``STEADY_MALLOC``:
-glibc keeps freed memory, so whether a call's output lands on fresh pages does not depend on
-what was freed before it); the script restarts itself with them.
+- **pyperf** (``timing_agreement_pyperf.py``): each function in pyperf's own worker processes
+  (6 processes, 3 values each, means over processes), the ratio of the two means. Agreement
+  (the exit status) means the workbench is within 5 % of it.
+- **timeit** in this process (``Timer(..., setup=<build the arguments>).timeit(number=1)``),
+  the two functions alternating, the ratio of the medians.
 
-For comparison, the last column is timeit's usual hot loop (``autorange`` on one input, best of
-3), which measures something else: many calls on arguments already in the caches (strings
-whose hashes are cached, arrays in L2). The workbench never times that way, because a cache
-keyed by the arguments would hit; for microsecond functions the two can differ by tens of %.
+This process and pyperf's run under the allocator settings of the workbench's workers
+(``STEADY_MALLOC``: glibc keeps freed memory, so whether a call's output lands on fresh pages
+does not depend on what was freed before it); the script restarts itself with them.
 
-    python benchmarks/timing_agreement.py [--budget 2]
+The last column is timeit's usual hot loop (``autorange`` on one input, best of 3), which
+measures something else: many calls on arguments already in the caches (strings whose hashes
+are cached, arrays in L2). The workbench never times that way, because a cache keyed by the
+arguments would hit; for microsecond functions the two can differ by tens of %.
+
+    python benchmarks/timing_agreement.py [--budget 2] [--processes 6]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import timeit
+from pathlib import Path
 
 import numpy as np
 
@@ -120,19 +127,38 @@ def hot_loop(reference: str, candidate: str, inputs, size: int) -> float:
     return best[0] / best[1]
 
 
+def with_pyperf(index: int, processes: int) -> float:
+    """The ratio of pyperf's means, from its own worker processes."""
+    out = Path(tempfile.mkdtemp(prefix="wb-pyperf-")) / "case.json"
+    script = Path(__file__).with_name("timing_agreement_pyperf.py")
+    subprocess.run(
+        [sys.executable, str(script), "--case", str(index), "-o", str(out), "-q"]
+        + ["--processes", str(processes), "--values", "3"]
+        + ["--inherit-environ", ",".join(STEADY_MALLOC)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    means = {}
+    for bench in json.loads(out.read_text())["benchmarks"]:
+        values = [v for run in bench["runs"] for v in run.get("values", [])]
+        means[bench["metadata"]["name"]] = statistics.fmean(values)
+    return means["reference"] / means["candidate"]
+
+
 def main() -> int:
     if any(os.environ.get(k) != v for k, v in STEADY_MALLOC.items()):
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **STEADY_MALLOC})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=2.0, help="time budget per candidate (s)")
+    parser.add_argument("--processes", type=int, default=6, help="pyperf's worker processes")
     args = parser.parse_args()
     workbench.configure(home=tempfile.mkdtemp(prefix="wb-agreement-"), time_budget=args.budget)
     print(
-        f"{'function':<32}{'workbench':>11}{'interval':>18}{'timeit':>9}{'ratio':>8}"
-        f"{'hot loop':>10}"
+        f"{'function':<32}{'workbench':>11}{'interval':>16}{'pyperf':>9}{'ratio':>8}"
+        f"{'timeit':>9}{'ratio':>8}{'hot loop':>10}"
     )
     worst = 0.0
-    for name, size, reference, candidate, inputs in CASES:
+    for index, (name, size, reference, candidate, inputs) in enumerate(CASES):
         res = workbench.optimize(
             reference,
             inputs=inputs,
@@ -147,13 +173,16 @@ def main() -> int:
             print(f"{name:<32} {cand.status}: {cand.reason}")
             worst = float("inf")
             continue
+        perf = with_pyperf(index, args.processes)
         other = independent(reference, candidate, inputs, size, cand.timing.repeats)
         hot = hot_loop(reference, candidate, inputs, size)
-        ratio = cand.speedup / other
+        ratio = cand.speedup / perf
         worst = max(worst, abs(ratio - 1))
         interval = f"[{cand.speedup_low:.2f}-{cand.speedup_high:.2f}]"
         print(
-            f"{name:<32}{cand.speedup:>10.2f}x{interval:>18}{other:>8.2f}x{ratio:>8.3f}{hot:>9.2f}x"
+            f"{name:<32}{cand.speedup:>10.2f}x{interval:>16}{perf:>8.2f}x{ratio:>8.3f}"
+            f"{other:>8.2f}x{cand.speedup / other:>8.3f}{hot:>9.2f}x",
+            flush=True,
         )
     print(f"largest disagreement: {worst:.1%} ({'within' if worst <= 0.05 else 'over'} 5 %)")
     return 0 if worst <= 0.05 else 1

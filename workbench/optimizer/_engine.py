@@ -734,7 +734,9 @@ class _Run:
         side = report.candidate
         cand.timing = _timing(side, report.size, compile_time)
         ref_times = report.reference.times
-        cand.speedup, cand.speedup_low, cand.speedup_high = speedup_interval(ref_times, side.times)
+        cand.speedup, cand.speedup_low, cand.speedup_high = speedup_interval(
+            ref_times, side.times, runs=(report.reference.runs, side.runs)
+        )
         cand.noise_floor = noise_floor(min(cand.timing.median, median(ref_times)))
         cand.status = "passed"
         cand.reason = _passed_reason(cand, len(self.result.reference.sizes), len(self.tests))

@@ -235,6 +235,7 @@ class SideTiming:
 
     times: list[float] = field(default_factory=list)
     cpu_times: list[float] = field(default_factory=list)
+    runs: list[int] = field(default_factory=list)  # how many of ``times`` each process gave
     warmup: float = 0.0
     load_seconds: float = 0.0
     inside: float = 0.0  # the worker's own clock around its blocks of calls
@@ -268,7 +269,7 @@ class TimingPlan:
     max_seconds: float = 2.0
     budget: float = 2.0  # seconds of timed calls for the whole job
     min_repeats: int = 5
-    max_repeats: int = 200
+    max_repeats: int = 200  # timed calls per process
     profile: dict[str, Any] | None = None  # line-profile options, or None for no profile
 
 
@@ -316,7 +317,14 @@ class TimingJob:
                     report.size = sides["reference"].calibrate(self.plan)
                 for side in self._each(sides):
                     side.warmup(report.size)
-                self._timed_calls(sides, report)
+                pairs = self._process_pairs(sides)
+                for pair in range(pairs):
+                    if pair:  # a fresh process for every side, its blocks after the others
+                        for side in self._each(sides):
+                            side.restart(limits, self.hardened, self.make, report.size)
+                    self._timed_calls(sides, report, self.plan.budget / pairs)
+                    if report.failure is not None:
+                        break
                 if report.failure is None:
                     for side in self._each(sides):
                         side.finish(report.size)
@@ -344,39 +352,57 @@ class TimingJob:
             self._current = side
             yield side
 
-    def _timed_calls(self, sides: dict[str, _Side], report: TimingReport) -> None:
-        """Alternating blocks of calls on the same inputs (call k gets ``make(size, k)``)
-        until the budget is spent or every side's median is known to about 1 %."""
+    def _process_pairs(self, sides: dict[str, _Side]) -> int:
+        """How many processes each side's timed calls are spread over. A call shorter than
+        SHORT_CALL keeps a time particular to its process (where its objects happen to lie,
+        what the process did before): with 1 process per side, the same function measured
+        0.95-1.08x itself from one job to the next. PROCESS_PAIRS processes a side, as pyperf
+        does with its worker processes, when the budget leaves time for them."""
+        short = max(s.timing.warmup for s in sides.values()) < SHORT_CALL
+        if "candidate" in sides and short and self.plan.budget >= PAIRS_MIN_BUDGET:
+            return PROCESS_PAIRS
+        return 1
+
+    def _timed_calls(self, sides: dict[str, _Side], report: TimingReport, budget: float) -> None:
+        """Alternating blocks of calls on the same inputs (call k gets ``make(size, k)``, k
+        counting on over processes) until this process's share of the budget is spent or
+        every side's median is known to about 1 %."""
         plan, tol = self.plan, self.tol or Tolerance()
         paired = "candidate" in sides
         # a block of calls lasts about a twentieth of the budget on the slower side
         per_call = max(max(s.timing.warmup for s in sides.values()), 1e-6)
-        block = max(1, min(50, int(max(0.02, plan.budget / 20) / per_call)))
+        block = max(1, min(50, int(max(0.02, budget / 20) / per_call)))
+        first = len(sides["reference"].timing.times)
         k, turn, started = 0, 0, time.perf_counter()
         while True:
             count = min(block, plan.max_repeats - k)
             outputs = {}
             # neither side always goes first (caches, clocks, thermal)
             for side in self._each(sides, reverse=bool(turn % 2)):
-                outputs[side.name] = side.calls(report.size, k, count, outputs=paired)
+                outputs[side.name] = side.calls(report.size, first + k, count, outputs=paired)
             if paired:
                 for i, (expected, got) in enumerate(
                     zip(outputs["reference"], outputs["candidate"])
                 ):
                     diff = compare(expected, got, tol)
                     if diff:
-                        report.failure = f"{diff} (timed call {k + i + 1}, size {report.size})"
+                        call = first + k + i + 1
+                        report.failure = f"{diff} (timed call {call}, size {report.size})"
                         report.unverified = isinstance(diff, Unverified)
                         return
             k, turn = k + count, turn + 1
-            per_call = max(max(median(s.timing.times) for s in sides.values()), 1e-6)
-            block = max(1, min(50, int(max(0.02, plan.budget / 20) / per_call)))
-            if k >= plan.max_repeats:
-                return
-            if k >= plan.min_repeats and (
-                time.perf_counter() - started >= plan.budget
-                or all(_stable(s.timing.times) for s in sides.values())
+            mine = {name: s.timing.times[first:] for name, s in sides.items()}
+            per_call = max(max(median(times) for times in mine.values()), 1e-6)
+            block = max(1, min(50, int(max(0.02, budget / 20) / per_call)))
+            if k >= plan.max_repeats or (
+                k >= plan.min_repeats
+                and (
+                    time.perf_counter() - started >= budget
+                    or all(_stable(times) for times in mine.values())
+                )
             ):
+                for side in sides.values():
+                    side.timing.runs.append(len(side.timing.times) - first)
                 return
 
 
@@ -386,8 +412,18 @@ class _Side:
     def __init__(self, name: str, program: Program, timing: SideTiming) -> None:
         self.name, self.program, self.timing = name, program, timing
         self.channel: Channel | None = None
+        self.output = ""  # what its earlier processes printed
         self.load_error: str | None = None
         self.blocks_ok = True
+
+    def restart(self, limits: Limits, hardened: bool, make: bytes, size: int) -> None:
+        self.output = self.close()
+        self.start(limits, hardened, make)
+        if self.load_error:  # it loaded a moment ago
+            raise WireError(f"failed to load again: {self.load_error}")
+        first_call = self.timing.warmup  # the first process's first call is the compile time
+        self.warmup(size)
+        self.timing.warmup = first_call
 
     def start(self, limits: Limits, hardened: bool, make: bytes) -> None:
         self.channel = _channel(limits, hardened)
@@ -482,10 +518,12 @@ class _Side:
         return msg
 
     def close(self) -> str:
+        """What the side's processes printed."""
         if self.channel is None:
-            return ""
-        output = self.channel.worker.output_tail()
+            return self.output
+        output = self.output + self.channel.worker.output_tail()
         self.channel.close()
+        self.channel = None
         return output
 
 
@@ -504,6 +542,10 @@ def run_cases(
 _NO_CASES = __import__("pickle").dumps([])
 _NO_MAKE = __import__("pickle").dumps(None)
 
+
+SHORT_CALL = 1e-3  # seconds: calls shorter than this are timed in several processes
+PROCESS_PAIRS = 3
+PAIRS_MIN_BUDGET = 1.0  # seconds of budget a job needs to spread its calls so
 
 # glibc keeps freed memory in the worker: otherwise whether a call's arrays land on fresh pages
 # (a page fault per 4 KiB: 2.3x the time of a 1 ms NumPy call here) depends on what the

@@ -75,7 +75,7 @@ def detail_html(node: CandidateNode, model: ExplorerModel) -> str:
     if node.accepted:
         rows.append(("accepted", "<b>yes: this is the version you chose</b>"))
     if node.speedup is not None:
-        rows.append(("speedup", html.escape(node.speedup_text + " (range = spread of timings)")))
+        rows.append(("speedup", html.escape(node.speedup_text + " (95 % confidence interval)")))
     if node.reason:
         rows.append(("why", html.escape(node.reason)))
     if node.note:

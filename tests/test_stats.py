@@ -1,0 +1,61 @@
+"""The speedup's statistics: the interval of a speedup measured in several processes a side
+holds how much a time moves between processes, and short calls are spread over processes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workbench.optimizer._jobs import PROCESS_PAIRS, Program, TimingJob, TimingPlan
+from workbench.optimizer._stats import speedup_interval
+from workbench.sandbox import Limits
+from workbench.sandbox._channel import dumps_by_value
+
+
+def _calls(median: float, n: int, rng) -> list[float]:
+    return list(median * (1 + 0.01 * rng.standard_normal(n)))
+
+
+def test_one_process_a_side_gives_the_ratio_of_medians_and_a_tight_interval():
+    rng = np.random.default_rng(0)
+    ratio, low, high = speedup_interval(_calls(2.0, 100, rng), _calls(1.0, 100, rng))
+    assert abs(ratio - 2.0) < 0.02 and low < ratio < high and high - low < 0.05
+
+
+def test_processes_that_disagree_widen_the_interval_and_the_median_ratio_is_reported():
+    rng = np.random.default_rng(1)
+    # the same function in three processes a side: 0.9x, 1.0x and 1.12x of itself
+    ref = _calls(1.0, 100, rng) + _calls(1.0, 100, rng) + _calls(1.0, 100, rng)
+    cand = _calls(1 / 0.9, 100, rng) + _calls(1.0, 100, rng) + _calls(1 / 1.12, 100, rng)
+    pooled = speedup_interval(ref, cand)
+    ratio, low, high = speedup_interval(ref, cand, runs=([100] * 3, [100] * 3))
+    assert abs(ratio - 1.0) < 0.01
+    assert low <= 0.91 and high >= 1.1, (low, high)  # every process's ratio is possible
+    assert pooled[2] - pooled[1] < high - low  # pooling the calls would have hidden it
+
+
+def _job(body: str, budget: float) -> TimingJob:
+    code = f"def f(x):\n{body}\n"
+    program = Program("reference", code, "f", dumps_by_value({}))
+    candidate = Program("candidate", code, "f", dumps_by_value({}))
+
+    def make(n, call=None):
+        return (list(range(n + (call or 0) % 3)),)
+
+    plan = TimingPlan(size=50, budget=budget, max_repeats=40)
+    return TimingJob(program, candidate, dumps_by_value(make), plan, Limits(timeout=60))
+
+
+def test_short_calls_are_timed_in_several_processes_when_the_budget_allows():
+    report = _job("    return sum(x)", budget=1.0).run()
+    assert report.failure is None and report.fault is None, report
+    assert len(report.reference.runs) == PROCESS_PAIRS == len(report.candidate.runs)
+    assert sum(report.reference.runs) == len(report.reference.times)
+    # a small budget: one process a side
+    report = _job("    return sum(x)", budget=0.2).run()
+    assert report.reference.runs == [len(report.reference.times)]
+
+
+def test_long_calls_stay_in_one_process():
+    report = _job("    import time\n    time.sleep(0.004)\n    return sum(x)", budget=1.0).run()
+    assert report.failure is None and report.fault is None, report
+    assert len(report.reference.runs) == 1
