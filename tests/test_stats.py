@@ -59,3 +59,29 @@ def test_long_calls_stay_in_one_process():
     report = _job("    import time\n    time.sleep(0.004)\n    return sum(x)", budget=1.0).run()
     assert report.failure is None and report.fault is None, report
     assert len(report.reference.runs) == 1
+
+
+def test_a_seeded_builder_times_every_call_at_one_size_on_fresh_values():
+    from workbench.optimizer._inputs import _MakeArgs
+
+    def inputs(n, seed):
+        return (np.random.default_rng(seed).integers(0, 100, n).tolist(),)
+
+    # the reference insists on the size, and on never seeing the same values twice
+    code = (
+        "_seen, _warm = set(), []\n"
+        "def f(x):\n"
+        "    if len(x) == 49 and not _warm:  # the warm-up call, on a size never timed\n"
+        "        _warm.append(1)\n"
+        "    else:\n"
+        "        assert len(x) == 50, len(x)\n"
+        "    assert tuple(x) not in _seen, 'the same values twice'\n"
+        "    _seen.add(tuple(x))\n"
+        "    return sum(x)\n"
+    )
+    program = Program("reference", code, "f", dumps_by_value({}))
+    plan = TimingPlan(size=50, budget=1.0, max_repeats=40)
+    job = TimingJob(program, program, dumps_by_value(_MakeArgs(inputs)), plan, Limits(timeout=60))
+    report = job.run()
+    assert report.fault is None and report.failure is None, (report.fault, report.failure)
+    assert len(report.reference.times) >= 5

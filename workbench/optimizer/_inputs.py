@@ -35,7 +35,7 @@ import numpy as np
 from .._errors import InputsError, UsageError
 from ..sandbox._channel import dumps_by_value
 from ..sandbox._process import Limits
-from ._jobs import Program, TimingJob, TimingPlan, run_cases
+from ._jobs import MAX_CALLS, Program, TimingJob, TimingPlan, run_cases
 from ._task import Task
 from ._verify import Tolerance, compare
 
@@ -121,12 +121,13 @@ class _MakeArgs:
     def __call__(self, n: int, call: int | None = None) -> tuple:
         """Timed call ``call`` gets ``inputs(n, TIMING_SEED + call)``: the same size, fresh
         values. A builder without a seed can only vary its values through its size:
-        ``inputs(n + call)``."""
+        ``inputs(n + call % MAX_CALLS)``, new values for every call a process makes (a cache
+        dies with its process)."""
         if self.inputs is None:
             return copy.deepcopy(self.fixed)
         if self.seeded:
             return tuple(self.inputs(n, n if call is None else TIMING_SEED + call))
-        return tuple(self.inputs(n if call is None else n + call))
+        return tuple(self.inputs(n if call is None else n + call % MAX_CALLS))
 
 
 def _takes_seed(fn: Callable) -> bool:
@@ -449,7 +450,7 @@ class _ModelBuilder:
 
     def __call__(self, n: int, call: int | None = None) -> tuple:
         if call is not None:  # make_inputs(n) has no seed: fresh values come with the size
-            n += call
+            n += call % MAX_CALLS
         if self._fn is None:
             scope: dict[str, Any] = {"__name__": "__wb_inputs__"}
             exec(compile(self.code, "<model's make_inputs>", "exec"), scope)  # noqa: S102 - in the worker

@@ -260,6 +260,9 @@ class TimingReport:
     output: str = ""
 
 
+MAX_CALLS = 200  # timed calls a side makes in one process at most
+
+
 @dataclass
 class TimingPlan:
     size: int  # the timing size, or where calibration starts
@@ -269,7 +272,7 @@ class TimingPlan:
     max_seconds: float = 2.0
     budget: float = 2.0  # seconds of timed calls for the whole job
     min_repeats: int = 5
-    max_repeats: int = 200  # timed calls per process
+    max_repeats: int = MAX_CALLS  # timed calls per process
     profile: dict[str, Any] | None = None  # line-profile options, or None for no profile
 
 
