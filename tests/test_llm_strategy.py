@@ -292,6 +292,7 @@ def test_replay_of_a_never_recorded_request_is_a_clear_error(task):
 
 
 @pytest.mark.llm
+@pytest.mark.slow  # minutes of generation on 2 cores: CI's slow step
 def test_the_embedded_model_writes_candidates_for_a_loop(task):
     pytest.importorskip("xllamacpp")
     from workbench.llm import LocalModel

@@ -418,6 +418,7 @@ def test_bad_input_says_what_to_do(df):
 
 
 @pytest.mark.llm
+@pytest.mark.slow  # minutes of generation on 2 cores: CI's slow step
 def test_the_embedded_model_draws_a_dataframe(df):
     from workbench.llm import default_local_model
 
