@@ -322,7 +322,8 @@ def _saturated(s: dict[str, Any]) -> bool:
 KINDS = ("groups", "emphasis", "x_sorted", "title", "chart", "log_y", "subplots")
 CHARTS = {
     "line": r"\blines?\b|line chart|line plot|trend",
-    "bar": r"\bbars?\b|bar chart|barplot|column chart",
+    # not a colour bar or error bars: "a 3D scatter ... include a color bar" is no bar chart
+    "bar": r"(?<!color )(?<!colour )(?<!error )(?<!error-)\bbars?\b|bar chart|barplot|column chart",
     "scatter": r"scatter",
     "pie": r"\bpie\b|donut|doughnut",
     "hist": r"histogram",
