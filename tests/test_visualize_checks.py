@@ -121,6 +121,14 @@ def test_a_colour_bar_or_error_bars_ask_for_no_bar_chart():
     assert charts("total revenue per region as bars, with error bars") == ["bar"]
 
 
+def test_the_model_cannot_add_a_second_subplot_count():
+    """MatPlotBench 1 ("arranged in two rows and three columns") expected 6 and 2 subplots."""
+    request = "Six boxplots. The plots should be arranged in two rows and three columns."
+    wanted = _checks.from_request(request, _checks.Schema())
+    _checks.parse_expectations("subplots 2\nsubplots 6", request, _checks.Schema(), wanted)
+    assert [(e.kind, e.arg) for e in wanted.items] == [("subplots", "6")]
+
+
 def test_a_missing_highlight_and_groups_are_unmet_expectations(sales):
     schema = _checks.Schema.of(sales)
     request = "monthly revenue by region, highlight the region that grew fastest"

@@ -367,8 +367,8 @@ class Expectations:
 
     def add(self, item: Expectation) -> None:
         if not any(e.kind == item.kind and _norm(e.arg) == _norm(item.arg) for e in self.items):
-            if item.kind == "chart" and any(e.kind == "chart" for e in self.items):
-                return  # one chart kind: the request's own word wins
+            if item.kind in ("chart", "subplots") and any(e.kind == item.kind for e in self.items):
+                return  # one chart kind, one subplot count: the request's own words win
             self.items.append(item)
 
 
