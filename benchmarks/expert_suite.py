@@ -103,6 +103,8 @@ def main() -> None:
     )
     try:
         for mode in args.modes.split(","):
+            for part in [p for p in backends if p not in mode.split("+")]:
+                backends.pop(part).close()  # one model server at a time on a small machine
             strategies = strategies_for(mode, backends, args.paths, args.max_tokens)
             print(f"\n== mode {mode} ({len(cases)} functions)\n{header}\n{'-' * len(header)}")
             rows = []

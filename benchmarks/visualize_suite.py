@@ -487,8 +487,12 @@ def print_table(rows: list[dict], k: int, seconds: float, model: str = "") -> No
         )
     scores = [r["similarity"] for r in rows if r["similarity"] is not None]
     if scores:
+        # a script that fails after drawing still leaves a (partial) figure to compare
+        ran = [r["similarity"] for r in rows if r["similarity"] is not None and r["final_ran"]]
         print(
-            f"image similarity of the final to the ground truth: mean {np.mean(scores):.3f} over {len(scores)}"
+            f"image similarity of the final to the ground truth: mean {np.mean(scores):.3f} over "
+            f"{len(scores)}"
+            + (f"; {np.mean(ran):.3f} over the {len(ran)} that ran" if ran else "; none ran")
         )
 
 

@@ -109,6 +109,26 @@ def test_a_legend_that_names_fewer_series_than_drawn_is_found(sales):
     assert any("repeats 'a'" in p for p in repeated.problems), repeated.problems
 
 
+def test_a_colour_bar_or_error_bars_ask_for_no_bar_chart():
+    """MatPlotBench 78 ("a 3D scatter plot ... Include a color bar") expected a bar chart."""
+
+    def charts(request: str) -> list[str]:
+        found = _checks.from_request(request, _checks.Schema()).items
+        return [e.arg for e in found if e.kind == "chart"]
+
+    assert charts("Create a 3D scatter plot. Include a color bar for the size.") == ["scatter"]
+    assert charts("A sine curve with error bars; a colour bar is not needed") == []
+    assert charts("total revenue per region as bars, with error bars") == ["bar"]
+
+
+def test_the_model_cannot_add_a_second_subplot_count():
+    """MatPlotBench 1 ("arranged in two rows and three columns") expected 6 and 2 subplots."""
+    request = "Six boxplots. The plots should be arranged in two rows and three columns."
+    wanted = _checks.from_request(request, _checks.Schema())
+    _checks.parse_expectations("subplots 2\nsubplots 6", request, _checks.Schema(), wanted)
+    assert [(e.kind, e.arg) for e in wanted.items] == [("subplots", "6")]
+
+
 def test_a_missing_highlight_and_groups_are_unmet_expectations(sales):
     schema = _checks.Schema.of(sales)
     request = "monthly revenue by region, highlight the region that grew fastest"

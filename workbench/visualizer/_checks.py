@@ -322,7 +322,8 @@ def _saturated(s: dict[str, Any]) -> bool:
 KINDS = ("groups", "emphasis", "x_sorted", "title", "chart", "log_y", "subplots")
 CHARTS = {
     "line": r"\blines?\b|line chart|line plot|trend",
-    "bar": r"\bbars?\b|bar chart|barplot|column chart",
+    # not a colour bar or error bars: "a 3D scatter ... include a color bar" is no bar chart
+    "bar": r"(?<!color )(?<!colour )(?<!error )(?<!error-)\bbars?\b|bar chart|barplot|column chart",
     "scatter": r"scatter",
     "pie": r"\bpie\b|donut|doughnut",
     "hist": r"histogram",
@@ -366,8 +367,8 @@ class Expectations:
 
     def add(self, item: Expectation) -> None:
         if not any(e.kind == item.kind and _norm(e.arg) == _norm(item.arg) for e in self.items):
-            if item.kind == "chart" and any(e.kind == "chart" for e in self.items):
-                return  # one chart kind: the request's own word wins
+            if item.kind in ("chart", "subplots") and any(e.kind == item.kind for e in self.items):
+                return  # one chart kind, one subplot count: the request's own words win
             self.items.append(item)
 
 
