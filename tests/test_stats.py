@@ -17,7 +17,9 @@ def _calls(median: float, n: int, rng) -> list[float]:
 
 def test_one_process_a_side_gives_the_ratio_of_medians_and_a_tight_interval():
     rng = np.random.default_rng(0)
-    ratio, low, high = speedup_interval(_calls(2.0, 100, rng), _calls(1.0, 100, rng))
+    ratio, low, high = speedup_interval(
+        _calls(2.0, 100, rng), _calls(1.0, 100, rng), blocks=[10] * 10, runs=[100]
+    )
     assert abs(ratio - 2.0) < 0.02 and low < ratio < high and high - low < 0.05
 
 
@@ -27,10 +29,24 @@ def test_processes_that_disagree_widen_the_interval_and_the_median_ratio_is_repo
     ref = _calls(1.0, 100, rng) + _calls(1.0, 100, rng) + _calls(1.0, 100, rng)
     cand = _calls(1 / 0.9, 100, rng) + _calls(1.0, 100, rng) + _calls(1 / 1.12, 100, rng)
     pooled = speedup_interval(ref, cand)
-    ratio, low, high = speedup_interval(ref, cand, runs=([100] * 3, [100] * 3))
+    ratio, low, high = speedup_interval(ref, cand, blocks=[10] * 30, runs=[100] * 3)
     assert abs(ratio - 1.0) < 0.01
     assert low <= 0.91 and high >= 1.1, (low, high)  # every process's ratio is possible
     assert pooled[2] - pooled[1] < high - low  # pooling the calls would have hidden it
+
+
+def test_a_slow_moment_slows_a_whole_block_and_the_interval_counts_blocks_not_calls():
+    rng = np.random.default_rng(2)
+    # the same function; each of the candidate's 10 blocks ran a few % slower or faster than
+    # the reference's block beside it (a moment of another clock speed or another process)
+    moments = np.repeat(1 + 0.05 * rng.standard_normal(10), 20)
+    ref = _calls(1.0, 200, rng)
+    cand = list(np.asarray(_calls(1.0, 200, rng)) * moments)
+    ratio, low, high = speedup_interval(ref, cand, blocks=[20] * 10, runs=[200])
+    assert low < 1.0 < high
+    # taken as 200 independent calls, the interval would be far too sure of itself
+    independent = speedup_interval(ref, cand)
+    assert 2 * (independent[2] - independent[1]) < high - low
 
 
 def _job(body: str, budget: float) -> TimingJob:
@@ -50,6 +66,8 @@ def test_short_calls_are_timed_in_several_processes_when_the_budget_allows():
     assert report.failure is None and report.fault is None, report
     assert len(report.reference.runs) == PROCESS_PAIRS == len(report.candidate.runs)
     assert sum(report.reference.runs) == len(report.reference.times)
+    assert report.reference.blocks == report.candidate.blocks
+    assert sum(report.reference.blocks) == len(report.reference.times)
     # a small budget: one process a side
     report = _job("    return sum(x)", budget=0.2).run()
     assert report.reference.runs == [len(report.reference.times)]

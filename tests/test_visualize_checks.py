@@ -12,7 +12,13 @@ import pytest
 from workbench._errors import UsageError
 from workbench.sandbox._wire import decode, encode
 from workbench.visualizer import _checks
-from workbench.visualizer._engine import FigureFacts, load_data, render_script, visualize
+from workbench.visualizer._engine import (
+    FigureFacts,
+    load_data,
+    load_visualize_result,
+    render_script,
+    visualize,
+)
 
 pd = pytest.importorskip("pandas")
 matplotlib = pytest.importorskip("matplotlib")
@@ -258,7 +264,7 @@ class Repairs(ScriptedBackend):
     """The aggregate lacks a legend; the first repair breaks, the second fixes it."""
 
     def __init__(self, repairs):
-        super().__init__()
+        super().__init__(paths=(NO_LEGEND, BROKEN_REPAIR, BROKEN_REPAIR))  # none beats it
         self.repairs = list(repairs)
 
     def reply(self, prompt):
@@ -292,6 +298,17 @@ def test_repair_keeps_the_best_attempt_and_repairs_from_it(sales):
     assert fixed.final.id == "final-r2" and fixed.final.passed and len(fixed.rounds) == 2
 
 
+def test_a_path_that_scores_better_than_the_aggregate_is_the_final_and_stays_it(sales):
+    # a small model's aggregation breaks the script that ran: the final is the path's
+    backend = ScriptedBackend(final=BROKEN_REPAIR, refined=BROKEN_REPAIR)
+    result = visualize("monthly revenue by region", data=sales, backend=backend, refine_rounds=1)
+    assert result.aggregated is not None and not result.aggregated.facts.executed
+    assert result.final.id == "final-path-0" and result.final.facts.executed
+    assert result.final.code == result.paths[0].code
+    assert any("path-0's script" in n for n in result.notes)
+    assert load_visualize_result(result.run_id).final.id == "final-path-0"
+
+
 OWN_DATA = """```python
 import numpy as np
 import matplotlib.pyplot as plt
@@ -309,6 +326,7 @@ def test_a_request_without_data_makes_its_own():
     prompt = next(p for p in backend.prompts if "Interpretation to draw" in p)
     assert "No data is given" in prompt and "make the data in the script" in prompt
     assert "already holds the data" not in prompt
+    assert "groupby" not in prompt  # an example over a `df` that this script does not have
 
 
 def test_a_data_file_is_read_described_and_read_again_on_accept(sales, tmp_path, monkeypatch):

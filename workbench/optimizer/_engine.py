@@ -735,7 +735,7 @@ class _Run:
         cand.timing = _timing(side, report.size, compile_time)
         ref_times = report.reference.times
         cand.speedup, cand.speedup_low, cand.speedup_high = speedup_interval(
-            ref_times, side.times, runs=(report.reference.runs, side.runs)
+            ref_times, side.times, blocks=side.blocks, runs=side.runs
         )
         cand.noise_floor = noise_floor(min(cand.timing.median, median(ref_times)))
         cand.status = "passed"

@@ -236,6 +236,7 @@ class SideTiming:
     times: list[float] = field(default_factory=list)
     cpu_times: list[float] = field(default_factory=list)
     runs: list[int] = field(default_factory=list)  # how many of ``times`` each process gave
+    blocks: list[int] = field(default_factory=list)  # ... and each block of calls
     warmup: float = 0.0
     load_seconds: float = 0.0
     inside: float = 0.0  # the worker's own clock around its blocks of calls
@@ -368,21 +369,20 @@ class TimingJob:
 
     def _timed_calls(self, sides: dict[str, _Side], report: TimingReport, budget: float) -> None:
         """Alternating blocks of calls on the same inputs (call k gets ``make(size, k)``, k
-        counting on over processes) until this process's share of the budget is spent or
-        every side's median is known to about 1 %."""
+        counting on over processes) until this process's share of the budget is spent, or
+        every side's median is known to about 1 % over enough blocks."""
         plan, tol = self.plan, self.tol or Tolerance()
         paired = "candidate" in sides
-        # a block of calls lasts about a twentieth of the budget on the slower side
-        per_call = max(max(s.timing.warmup for s in sides.values()), 1e-6)
-        block = max(1, min(50, int(max(0.02, budget / 20) / per_call)))
         first = len(sides["reference"].timing.times)
-        k, turn, started = 0, 0, time.perf_counter()
+        k, turn, blocks, started = 0, 0, 0, time.perf_counter()
+        per_call = max(max(s.timing.warmup for s in sides.values()), 1e-6)
         while True:
-            count = min(block, plan.max_repeats - k)
+            count = min(self._block(budget, per_call), plan.max_repeats - k)
             outputs = {}
             # neither side always goes first (caches, clocks, thermal)
             for side in self._each(sides, reverse=bool(turn % 2)):
                 outputs[side.name] = side.calls(report.size, first + k, count, outputs=paired)
+                side.timing.blocks.append(count)
             if paired:
                 for i, (expected, got) in enumerate(
                     zip(outputs["reference"], outputs["candidate"])
@@ -393,12 +393,12 @@ class TimingJob:
                         report.failure = f"{diff} (timed call {call}, size {report.size})"
                         report.unverified = isinstance(diff, Unverified)
                         return
-            k, turn = k + count, turn + 1
+            k, turn, blocks = k + count, turn + 1, blocks + 1
             mine = {name: s.timing.times[first:] for name, s in sides.items()}
             per_call = max(max(median(times) for times in mine.values()), 1e-6)
-            block = max(1, min(50, int(max(0.02, budget / 20) / per_call)))
             if k >= plan.max_repeats or (
                 k >= plan.min_repeats
+                and blocks >= MIN_BLOCKS
                 and (
                     time.perf_counter() - started >= budget
                     or all(_stable(times) for times in mine.values())
@@ -407,6 +407,13 @@ class TimingJob:
                 for side in sides.values():
                     side.timing.runs.append(len(side.timing.times) - first)
                 return
+
+    def _block(self, budget: float, per_call: float) -> int:
+        """Calls in a block: about a twentieth of the budget on the slower side, and few
+        enough that a process's calls make MIN_BLOCKS blocks or more (the interval counts
+        blocks, not calls: one slow moment slows a whole block)."""
+        most = max(1, self.plan.max_repeats // (2 * MIN_BLOCKS))
+        return max(1, min(most, int(max(0.02, budget / 20) / per_call)))
 
 
 class _Side:
@@ -549,6 +556,7 @@ _NO_MAKE = __import__("pickle").dumps(None)
 SHORT_CALL = 1e-3  # seconds: calls shorter than this are timed in several processes
 PROCESS_PAIRS = 3
 PAIRS_MIN_BUDGET = 1.0  # seconds of budget a job needs to spread its calls so
+MIN_BLOCKS = 5  # blocks of calls a side makes in a process before it may stop early
 
 # glibc keeps freed memory in the worker: otherwise whether a call's arrays land on fresh pages
 # (a page fault per 4 KiB: 2.3x the time of a 1 ms NumPy call here) depends on what the

@@ -1,12 +1,18 @@
 """The speedup and how sure we are of it.
 
-The speedup is the ratio of the reference's median call time to the candidate's, both timed in
-the same job on the same inputs (calls shorter than a millisecond: in three processes a side,
-and the median of the three ratios). Its interval is a percentile bootstrap of that ratio (each
-side's calls resampled independently), the method pyperf and most benchmark tools use when
-the distribution of call times is unknown. A candidate is called faster (or slower) only when
-the whole interval clears 1 by the noise floor: 5 %, 10 % for calls under 100 µs, whose
-timings move more with everything else the machine does.
+The reference and the candidate are timed in alternating blocks of calls on the same inputs,
+so a block of one and the block of the other next to it ran under the same conditions (clock
+speed, what else the machine was doing). The speedup is the median, over those pairs of
+blocks, of the ratio of their median call times: whatever slows the machine for a while
+slows both blocks of a pair and cancels. Calls shorter than a millisecond are timed in three
+processes a side, and the speedup is then the median of the processes' speedups.
+
+The interval is a percentile bootstrap, the method pyperf and most benchmark tools use when the
+distribution of times is unknown, drawn at the level where the measurements are independent:
+processes, then pairs of blocks within them (calls within a block are not independent: one
+slow moment slows all of them). A candidate is called faster (or slower) only when the whole
+interval clears 1 by the noise floor: 5 %, 10 % for calls under 100 µs, whose timings move
+more with everything else the machine does.
 """
 
 from __future__ import annotations
@@ -24,51 +30,49 @@ def speedup_interval(
     reference: Sequence[float],
     candidate: Sequence[float],
     *,
-    runs: tuple[Sequence[int], Sequence[int]] | None = None,
+    blocks: Sequence[int] | None = None,
+    runs: Sequence[int] | None = None,
     confidence: float = 0.95,
     resamples: int = 2000,
     seed: int = 0,
 ) -> tuple[float, float, float]:
-    """(speedup, low, high): median ratio and its bootstrap interval.
+    """(speedup, low, high).
 
-    ``runs`` (calls per process, reference and candidate) says the calls came from several
-    processes a side: the speedup is then the median of the processes' ratios, and the
-    bootstrap resamples processes before calls, so that the interval holds how much a time
-    moves from one process to the next (two levels, as for any clustered sample)."""
+    ``blocks``: how many calls each block had (the same for both sides, block i of one side
+    beside block i of the other); ``runs``: how many calls each process made. Without
+    ``blocks`` (times from anywhere else) the calls are taken as independent: the ratio of
+    the medians, each side's calls resampled on their own."""
     ref, cand = np.asarray(reference, float), np.asarray(candidate, float)
-    if runs is not None and len(runs[0]) > 1 and len(runs[0]) == len(runs[1]):
-        return _clustered(ref, cand, runs, confidence, resamples, seed)
-    ratio = float(np.median(ref) / np.median(cand)) if np.median(cand) > 0 else float("inf")
-    if len(ref) < 2 or len(cand) < 2:
-        return ratio, 0.0, float("inf")
-    ratios = _bootstrap_ratios(ref, cand, resamples, np.random.default_rng(seed))
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(ratios, [alpha, 1 - alpha])
-    return ratio, float(low), float(high)
-
-
-def _bootstrap_ratios(ref, cand, resamples: int, rng) -> np.ndarray:
-    ref_medians = np.median(rng.choice(ref, (resamples, len(ref))), axis=1)
-    cand_medians = np.median(rng.choice(cand, (resamples, len(cand))), axis=1)
-    with np.errstate(divide="ignore"):
-        return ref_medians / cand_medians
-
-
-def _clustered(ref, cand, runs, confidence, resamples, seed) -> tuple[float, float, float]:
     rng = np.random.default_rng(seed)
-    ref_parts = np.split(ref, np.cumsum(runs[0])[:-1])
-    cand_parts = np.split(cand, np.cumsum(runs[1])[:-1])
-    with np.errstate(divide="ignore"):
-        ratio = float(
-            np.median([np.median(r) / np.median(c) for r, c in zip(ref_parts, cand_parts)])
-        )
-    # (processes, resamples): each process's bootstrap ratios; then processes drawn again
-    per_process = np.stack(
-        [_bootstrap_ratios(r, c, resamples, rng) for r, c in zip(ref_parts, cand_parts)]
-    )
-    drawn = rng.integers(0, len(ref_parts), (resamples, len(ref_parts)))
-    ratios = np.median(per_process[drawn, np.arange(resamples)[:, None]], axis=1)
     alpha = (1 - confidence) / 2
+    if blocks is None or len(ref) != len(cand) or sum(blocks) != len(ref):
+        ratio = float(np.median(ref) / np.median(cand)) if np.median(cand) > 0 else float("inf")
+        if len(ref) < 2 or len(cand) < 2:
+            return ratio, 0.0, float("inf")
+        ref_medians = np.median(rng.choice(ref, (resamples, len(ref))), axis=1)
+        cand_medians = np.median(rng.choice(cand, (resamples, len(cand))), axis=1)
+        with np.errstate(divide="ignore"):
+            low, high = np.quantile(ref_medians / cand_medians, [alpha, 1 - alpha])
+        return ratio, float(low), float(high)
+
+    ends = np.cumsum(blocks)[:-1]
+    with np.errstate(divide="ignore"):
+        pair_ratios = np.array(
+            [np.median(r) / np.median(c) for r, c in zip(np.split(ref, ends), np.split(cand, ends))]
+        )
+    # the pairs of each process
+    per_run = np.cumsum([0, *blocks])
+    starts = np.searchsorted(per_run, np.cumsum([0, *(runs or [len(ref)])])[:-1])
+    processes = [p for p in np.split(pair_ratios, starts[1:]) if len(p)]
+    ratio = float(np.median([np.median(p) for p in processes]))
+    if sum(len(p) for p in processes) < 2:
+        return ratio, 0.0, float("inf")
+    # (processes, resamples): each process's pairs drawn again; then the processes drawn again
+    per_process = np.stack(
+        [np.median(rng.choice(p, (resamples, len(p))), axis=1) for p in processes]
+    )
+    drawn = rng.integers(0, len(processes), (resamples, len(processes)))
+    ratios = np.median(per_process[drawn, np.arange(resamples)[:, None]], axis=1)
     low, high = np.quantile(ratios, [alpha, 1 - alpha])
     return ratio, float(min(low, ratio)), float(max(high, ratio))
 

@@ -413,11 +413,18 @@ def _rules(data_name: str, has_data: bool = True, expected: list[str] | None = N
         if has_data
         else "make the data in the script, seeded so that it is reproducible."
     )
+    # the groupby example only where there is a table to group: without data, small models
+    # copied it into scripts that had no `df` and failed
+    groups = (
+        "(for name, g in df.groupby(col): ax.plot(..., label=name))"
+        if has_data
+        else "(one plotting call per series, each with label=...)"
+    )
     return (
         f"{must}Rules: {data} Import what you use (import matplotlib.pyplot as plt). Draw "
         "ONE figure with a title, axis labels, and a legend when there are several series; "
-        "draw each group as its own series (for name, g in df.groupby(col): ax.plot(..., "
-        "label=name)), never one line through all groups; rotate or thin crowded tick labels. "
+        f"draw each group as its own series {groups}, never one line through all groups; "
+        "rotate or thin crowded tick labels. "
         "Do not call plt.show() or savefig. Answer with one ```python block."
     )
 
@@ -1020,7 +1027,7 @@ def load_visualize_result(
         request=data["source"] or "",
         data_name=data.get("entry") or "df",
         paths=paths,
-        final=final or (finals[-1] if finals else None),
+        final=final or _final_of(finals),
         rounds=rounds,
         run_id=run_id,
         store_path=str(store.path),
@@ -1042,6 +1049,26 @@ class _Refiner:
         attempt = _refine_attempt(self.context, base, f"refine-{len(result.rounds) + 1}", hint)
         _record_attempt(self.context, attempt)
         return replace(result, final=attempt, rounds=[*result.rounds, attempt])
+
+
+def _better_path(ctx: _Context, aggregated: PlotAttempt, paths: list[PlotAttempt]) -> PlotAttempt:
+    """The aggregated script, or a path's that scores better on the checks (recorded as a
+    final of its own): small models' aggregations often break a script that ran."""
+    best = max(paths, key=PlotAttempt.score, default=None)
+    if best is None or best.score() <= aggregated.score():
+        return aggregated
+    kept = replace(best, id=f"final-{best.id}", notes=[*best.notes])
+    _record_attempt(ctx, kept)
+    return kept
+
+
+def _final_of(finals: list[PlotAttempt]) -> PlotAttempt | None:
+    """The final as the run chose it: the user's last refinement, else the best-scoring
+    final or repair (the earliest of equals: a repair replaces only when it scores better)."""
+    refined = [a for a in finals if a.id.startswith("refine")]
+    if refined:
+        return refined[-1]
+    return max(finals, key=PlotAttempt.score, default=None)
 
 
 def _record_attempt(ctx: _Context, attempt: PlotAttempt) -> None:
@@ -1211,6 +1238,7 @@ def visualize(
                 reply = _ask(ctx, messages, "final", progress, stop)
                 final = aggregated = _attempt(ctx, "final", "aggregated from the paths", reply)
                 _record_attempt(ctx, final)
+                final = _better_path(ctx, final, made)
                 for round_no in range(1, refine_rounds + 1):
                     if final.passed:
                         break
@@ -1225,7 +1253,12 @@ def visualize(
                         final = repaired
         except LLMCancelled:
             pass
-        if rounds and final is not None and final is not rounds[-1]:
+        if final is not None and final.id.startswith("final-path"):
+            notes.append(
+                f"the final is {final.id.removeprefix('final-')}'s script: the aggregated "
+                "script and its repairs did not score better on the checks"
+            )
+        elif rounds and final is not None and final is not rounds[-1]:
             notes.append(
                 f"kept {final.id}: the repairs after it did not score better on the checks"
             )
