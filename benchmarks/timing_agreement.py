@@ -6,14 +6,16 @@ independent measurements taken in the same run on the same inputs, timed call k 
 ``inputs(size, TIMING_SEED + k)`` and each call timed alone on its fresh arguments:
 
 - **pyperf** (``timing_agreement_pyperf.py``): each function in pyperf's own worker processes
-  (6 processes, 3 values each, means over processes), the ratio of the two means. Agreement
-  (the exit status) means the workbench is within 5 % of it.
+  (6 processes, 3 values each), the ratio of pyperf's medians (its means move with the few
+  slow calls a millisecond function has: the workbench's speedup is a ratio of medians).
+  Agreement (the exit status) means the workbench is within 5 % of it.
 - **timeit** in this process (``Timer(..., setup=<build the arguments>).timeit(number=1)``),
   the two functions alternating, the ratio of the medians.
 
-This process and pyperf's run under the allocator settings of the workbench's workers
-(``STEADY_MALLOC``: glibc keeps freed memory, so whether a call's output lands on fresh pages
-does not depend on what was freed before it); the script restarts itself with them.
+This process and pyperf's run under the conditions of the workbench's workers: their allocator
+settings (``STEADY_MALLOC``: glibc keeps freed memory, so whether a call's output lands on fresh
+pages does not depend on what was freed before it) and one memory layout (no address-space
+randomization); the script restarts itself with them.
 
 The last column is timeit's usual hot loop (``autorange`` on one input, best of 3), which
 measures something else: many calls on arguments already in the caches (strings whose hashes
@@ -26,7 +28,7 @@ arguments would hit; for microsecond functions the two can differ by tens of %.
 from __future__ import annotations
 
 import argparse
-import json
+import ctypes
 import os
 import statistics
 import subprocess
@@ -128,7 +130,9 @@ def hot_loop(reference: str, candidate: str, inputs, size: int) -> float:
 
 
 def with_pyperf(index: int, processes: int) -> float:
-    """The ratio of pyperf's means, from its own worker processes."""
+    """The ratio of pyperf's medians, from its own worker processes."""
+    import pyperf
+
     out = Path(tempfile.mkdtemp(prefix="wb-pyperf-")) / "case.json"
     script = Path(__file__).with_name("timing_agreement_pyperf.py")
     subprocess.run(
@@ -138,15 +142,16 @@ def with_pyperf(index: int, processes: int) -> float:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    means = {}
-    for bench in json.loads(out.read_text())["benchmarks"]:
-        values = [v for run in bench["runs"] for v in run.get("values", [])]
-        means[bench["metadata"]["name"]] = statistics.fmean(values)
-    return means["reference"] / means["candidate"]
+    medians = {b.get_name(): b.median() for b in pyperf.BenchmarkSuite.load(str(out))}
+    return medians["reference"] / medians["candidate"]
 
 
 def main() -> int:
     if any(os.environ.get(k) != v for k, v in STEADY_MALLOC.items()):
+        # the workers' conditions for this process and pyperf's: the allocator settings, and
+        # one memory layout (ADDR_NO_RANDOMIZE, kept across exec and by child processes)
+        libc = ctypes.CDLL(None)
+        libc.personality(libc.personality(0xFFFFFFFF) | 0x0040000)
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **STEADY_MALLOC})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=2.0, help="time budget per candidate (s)")

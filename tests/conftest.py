@@ -72,7 +72,8 @@ def shell(ipython_shell):
     return ipython_shell
 
 
-@pytest.fixture(params=["api", "magic"])
+# the magic is a thin layer over the API: its runs of the same tests go to CI's slow step
+@pytest.fixture(params=["api", pytest.param("magic", marks=pytest.mark.slow)])
 def optimize_via(request, shell):
     """``optimize_via(cell, inputs=fn, **options)`` through the API or through ``%%optimize``."""
 

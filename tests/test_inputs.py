@@ -313,6 +313,7 @@ def softplus_rows(t):
 """
 
 
+@pytest.mark.slow  # end to end, seconds each: CI runs it in its slow step
 def test_torch_tensor_argument_and_result():
     torch = pytest.importorskip("torch")
     t = torch.randn(64, 8, generator=torch.Generator().manual_seed(0))

@@ -259,6 +259,7 @@ def count_words(text):
 """
 
 
+@pytest.mark.slow  # end to end, seconds each: CI runs it in its slow step
 def test_typed_dict_comes_back_as_a_python_dict_and_passes():
     njit = NumbaStrategy().propose(task_from(WORD_COUNT))[0]  # one compile keeps it quick
     assert njit.strategy == "numba.njit"
@@ -292,6 +293,7 @@ def fib(n):
 """
 
 
+@pytest.mark.slow  # end to end, seconds each: CI runs it in its slow step
 def test_vectorize_kernel_passes_and_pays():
     res = workbench.optimize(
         POLY,
@@ -305,6 +307,7 @@ def test_vectorize_kernel_passes_and_pays():
     assert vec.speedup > 2  # x ** 3 as multiplications in one pass: 100x and more here
 
 
+@pytest.mark.slow  # end to end, seconds each: CI runs it in its slow step
 def test_outer_rewritten_so_numba_compiles_it():
     res = workbench.optimize(
         GAUSS,
@@ -373,6 +376,7 @@ def outer_min_sum(a, b):
     ],
     ids=["count-close-pairs", "outer-min-sum"],
 )
+@pytest.mark.slow  # end to end, seconds each: CI runs it in its slow step
 def test_fused_loops_pass_and_pay(source, make):
     res = workbench.optimize(source, inputs=make, sizes=[1, 4, 1500], strategies=["numba"])
     by = {c.strategy: c for c in res.candidates}

@@ -69,6 +69,7 @@ def test_capture_records_what_each_candidate_returned():
     assert m.returned[:, 1].tolist() == ["3", "4"]
 
 
+@pytest.mark.slow  # end to end, seconds each: CI runs it in its slow step
 def test_crashes_and_hangs_cost_only_their_own_cell():
     codes = [SLOW_ON_3, SWALLOWS_TIMER, BLOCKS_TIMER, SEGFAULT_ON_3, EXIT_ON_3, SYS_EXIT]
     m = build_pass_matrix(codes, TESTS, entry="f", timeout=0.1)
@@ -86,6 +87,7 @@ def test_candidates_that_do_not_load_are_marked_and_fail_everything():
     assert m.outcomes[2].tolist() == ["crashed", "crashed"]
 
 
+@pytest.mark.slow  # end to end, seconds each: CI runs it in its slow step
 def test_same_verdicts_as_one_process_per_test():
     codes = [GOOD, DOUBLE, STATEFUL, SLOW_ON_3, EXIT_ON_3, SYS_EXIT, BROKEN]
     fast = build_pass_matrix(codes, TESTS, entry="f", workers=2)

@@ -128,6 +128,7 @@ def test_the_widget_embeds_the_heatmap_and_redraws_it_after_a_label(result):
     assert "wb-matrix-plot" in matrix_iframe_html(result.matrix)
 
 
+@pytest.mark.slow  # end to end, seconds each: CI runs it in its slow step
 @pytest.mark.ui
 def test_labelling_in_jupyterlab_saves_labels_and_accepts_the_right_group(browser, tmp_path):
     from pathlib import Path

@@ -237,7 +237,10 @@ def test_errors_warnings_and_limits_come_back_as_facts(df):
 
 
 def test_aggregation_is_refined_while_its_checks_fail(df):
-    backend = ScriptedBackend(final=UNLABELLED, refined=GOOD_BARS)
+    # no path is better than the aggregate (a better one would be the final, unrepaired)
+    backend = ScriptedBackend(
+        paths=(UNLABELLED, UNLABELLED, BROKEN), final=UNLABELLED, refined=GOOD_BARS
+    )
     result = visualize("revenue", data=df, backend=backend, refine_rounds=2)
 
     assert result.rounds and result.rounds[0].id == "final-r1"
@@ -303,7 +306,8 @@ def vision_server(backend: ScriptedBackend):
 
 
 def test_a_vision_model_critiques_each_plot_and_the_repair_reads_it(df):
-    scripted = ScriptedBackend(final=UNLABELLED)  # the aggregate fails its checks: a repair
+    # the aggregate fails its checks, and no path does better: a repair
+    scripted = ScriptedBackend(paths=(UNLABELLED, UNLABELLED, BROKEN), final=UNLABELLED)
     server = vision_server(scripted)
     try:
         llm = OpenAIBackend("vlm", base_url=server.url, api_key_env=None, vision=True)
