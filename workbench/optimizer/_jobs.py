@@ -410,8 +410,8 @@ class TimingJob:
 
     def _block(self, budget: float, per_call: float) -> int:
         """Calls in a block: about a twentieth of the budget on the slower side, and few
-        enough that a process's calls make MIN_BLOCKS blocks or more (the interval counts
-        blocks, not calls: one slow moment slows a whole block)."""
+        enough that a process reaching max_repeats has made 2 * MIN_BLOCKS blocks (the
+        interval counts blocks, not calls: one slow moment slows a whole block)."""
         most = max(1, self.plan.max_repeats // (2 * MIN_BLOCKS))
         return max(1, min(most, int(max(0.02, budget / 20) / per_call)))
 

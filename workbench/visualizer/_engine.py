@@ -1027,7 +1027,9 @@ def load_visualize_result(
         request=data["source"] or "",
         data_name=data.get("entry") or "df",
         paths=paths,
-        final=final or _final_of(finals),
+        # as the run chose: the user's last refinement, else the best-scoring final or
+        # repair (the earliest of equals: a repair replaces only when it scores better)
+        final=final or (rounds[-1] if rounds else max(finals, key=PlotAttempt.score, default=None)),
         rounds=rounds,
         run_id=run_id,
         store_path=str(store.path),
@@ -1060,15 +1062,6 @@ def _better_path(ctx: _Context, aggregated: PlotAttempt, paths: list[PlotAttempt
     kept = replace(best, id=f"final-{best.id}", notes=[*best.notes])
     _record_attempt(ctx, kept)
     return kept
-
-
-def _final_of(finals: list[PlotAttempt]) -> PlotAttempt | None:
-    """The final as the run chose it: the user's last refinement, else the best-scoring
-    final or repair (the earliest of equals: a repair replaces only when it scores better)."""
-    refined = [a for a in finals if a.id.startswith("refine")]
-    if refined:
-        return refined[-1]
-    return max(finals, key=PlotAttempt.score, default=None)
 
 
 def _record_attempt(ctx: _Context, attempt: PlotAttempt) -> None:
