@@ -127,6 +127,7 @@ class Worker:
     wrapped: Any = None  # the sandbox's clean-up (its cgroup)
     _stop: threading.Event = field(default_factory=threading.Event)
     _paused_at: float | None = None
+    _watcher: threading.Thread | None = None
 
     def pause(self) -> bool:
         """Stop the whole process group (SIGSTOP) and its wall clock; True if it was running."""
@@ -152,7 +153,10 @@ class Worker:
 
     # -- lifecycle -----------------------------------------------------------------------
     def watch(self) -> None:
-        threading.Thread(target=self._watch, daemon=True, name=f"wb-watch-{self.run_id}").start()
+        self._watcher = threading.Thread(
+            target=self._watch, daemon=True, name=f"wb-watch-{self.run_id}"
+        )
+        self._watcher.start()
 
     def _watch(self) -> None:
         try:
@@ -177,12 +181,7 @@ class Worker:
                 return
             rss, count = _tree_rss(proc)
             if count > self.limits.processes:
-                self._kill(
-                    Verdict(
-                        "error",
-                        f"started over {self.limits.processes:,} processes (the process limit)",
-                    )
-                )
+                self._kill(_too_many(self.limits))
                 return
             if rss > limit:
                 self._kill(
@@ -204,6 +203,10 @@ class Worker:
                     )
                     return
             self._stop.wait(0.02)
+        # a program that forks and exits between two looks leaves its children behind: they
+        # carry the run's marker (the worker itself counted as one)
+        if not self._stop.is_set() and len(_marked(self.run_id)) + 1 > self.limits.processes:
+            self._kill(_too_many(self.limits))
 
     def _kill(self, verdict: Verdict) -> None:
         if self.verdict is None:
@@ -238,6 +241,8 @@ class Worker:
 
     def close(self) -> None:
         """Stop the worker (if still alive) and remove its scratch directory."""
+        if self._watcher is not None and self.process.poll() is not None:
+            self._watcher.join(timeout=2)  # its last look, at what the worker left behind
         self._stop.set()
         self.kill()
         try:
@@ -331,19 +336,32 @@ class _SandboxedPopen(subprocess.Popen):
         self._code = code
 
 
-def sweep(run_id: str) -> int:
-    """Kill every process whose environment carries ``run_id`` (children that escaped the group)."""
-    killed = 0
+def _marked(run_id: str) -> list[psutil.Process]:
+    """Every process whose environment carries ``run_id`` (children that escaped the group)."""
+    marked = []
     for proc in psutil.process_iter(["pid"]):
         try:
-            if proc.pid == os.getpid():
-                continue
-            if proc.environ().get(RUN_MARKER) == run_id:
-                proc.kill()
-                killed += 1
+            if proc.pid != os.getpid() and proc.environ().get(RUN_MARKER) == run_id:
+                marked.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return marked
+
+
+def sweep(run_id: str) -> int:
+    """Kill every process whose environment carries ``run_id``."""
+    killed = 0
+    for proc in _marked(run_id):
+        try:
+            proc.kill()
+            killed += 1
         except (psutil.Error, OSError):
             continue
     return killed
+
+
+def _too_many(limits: Limits) -> Verdict:
+    return Verdict("error", f"started over {limits.processes:,} processes (the process limit)")
 
 
 def _tree_rss(proc: psutil.Process) -> tuple[int, int]:
