@@ -553,3 +553,26 @@ def test_table_explorer_dashboard_and_sessions_show_where_the_inputs_came_from(s
     assert run["inputs"] == "example" and "inputs: example" in _run_label(run)
     sessions = repr(shell.run_line_magic("wb", "sessions"))
     assert "inputs" in sessions.splitlines()[1] and " example " in sessions
+
+
+def test_a_model_builder_with_a_seed_is_timed_at_one_size_on_fresh_values(model_says):
+    model_says(
+        "```python\nimport numpy as np\n\ndef make_inputs(n, seed):\n"
+        "    rng = np.random.default_rng(seed)\n    return (rng.random((n, 4)), 2)\n```"
+    )
+    res = workbench.optimize(KTH, strategies=[], candidates=[KTH_FAST], namespace={})
+    assert res.inputs["source"] == "builder" and res.inputs["seeded"] is True
+    assert "make_inputs(n, seed)" in res.inputs["description"]
+    assert res.candidates[0].status == "passed", res.candidates[0].reason
+
+
+def test_the_model_builder_gets_a_fresh_seed_per_timed_call_at_the_same_size():
+    from workbench.optimizer._inputs import TIMING_SEED, _defines_seeded_builder, _ModelBuilder
+
+    seeded = "def make_inputs(n, seed):\n    return (n, seed)\n"
+    unseeded = "def make_inputs(n, scale=2):\n    return (n,)\n"
+    assert _defines_seeded_builder(seeded) and not _defines_seeded_builder(unseeded)
+    make = _ModelBuilder(seeded, seeded=True)
+    assert make(40) == (40, 40)  # verification: deterministic in n
+    assert [make(40, k) for k in (0, 1)] == [(40, TIMING_SEED), (40, TIMING_SEED + 1)]
+    assert _ModelBuilder(unseeded, seeded=False)(40, 3) == (43,)

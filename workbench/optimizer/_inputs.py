@@ -432,33 +432,45 @@ def _calls_of(tree: ast.Module, entry: str) -> list[ast.Call]:
 # -- 4. a builder the model writes ----------------------------------------------------------
 
 BUILDER_PROMPT = (
-    "Write `def make_inputs(n):` that returns a tuple of arguments for the function below, "
-    "sized by the integer n (n rows, n elements, n characters: whatever its main input is), "
-    "realistic for what the function does, and deterministic: seed any randomness from n, "
-    "e.g. rng = np.random.default_rng(n). Import what you use inside the block. Reply with ONE "
-    "```python block holding only the imports and make_inputs; no example calls.\n\n"
+    "Write `def make_inputs(n, seed):` that returns a tuple of arguments for the function "
+    "below, sized by the integer n (n rows, n elements, n characters: whatever its main input "
+    "is), realistic for what the function does, and deterministic: take all randomness from "
+    "seed, e.g. rng = np.random.default_rng(seed). Import what you use inside the block. Reply "
+    "with ONE ```python block holding only the imports and make_inputs; no example calls.\n\n"
     "```python\n{source}```"
 )
 
 
 class _ModelBuilder:
-    """n -> arguments from the model's builder code, run in the worker (never in the kernel)."""
+    """(n, timed call) -> arguments from the model's builder code, run in the worker (never in
+    the kernel). Like a user's builder: ``make_inputs(n, seed)`` gets a fresh seed per timed
+    call at the same size; a model that left the seed out gets ``make_inputs(n + k)``."""
 
-    def __init__(self, code: str) -> None:
-        self.code = code
-        self._fn: Callable[[int], tuple] | None = None
+    def __init__(self, code: str, seeded: bool) -> None:
+        self.code, self.seeded = code, seeded
+        self._fn: Callable[..., tuple] | None = None
 
     def __call__(self, n: int, call: int | None = None) -> tuple:
-        if call is not None:  # make_inputs(n) has no seed: fresh values come with the size
-            n += call % MAX_CALLS
         if self._fn is None:
             scope: dict[str, Any] = {"__name__": "__wb_inputs__"}
             exec(compile(self.code, "<model's make_inputs>", "exec"), scope)  # noqa: S102 - in the worker
             self._fn = scope["make_inputs"]
-        return tuple(self._fn(n))
+        if self.seeded:
+            return tuple(self._fn(n, n if call is None else TIMING_SEED + call))
+        return tuple(self._fn(n if call is None else n + call % MAX_CALLS))
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"code": self.code, "_fn": None}
+        return {"code": self.code, "seeded": self.seeded, "_fn": None}
+
+
+def _defines_seeded_builder(code: str) -> bool:
+    """Whether the code's ``make_inputs`` takes a seed (a second required parameter): read
+    from its syntax, since the model's code never runs in the kernel."""
+    for node in ast.parse(code).body:
+        if isinstance(node, ast.FunctionDef) and node.name == "make_inputs":
+            positional = [*node.args.posonlyargs, *node.args.args]
+            return len(positional) - len(node.args.defaults) >= 2
+    return False
 
 
 def _from_model(
@@ -468,7 +480,7 @@ def _from_model(
     limits: Limits | None,
     hardened: bool,
 ) -> Inputs:
-    """The model writes ``make_inputs(n)``; it runs in a worker, its arguments come back as
+    """The model writes ``make_inputs(n, seed)``; it runs in a worker, its arguments come back as
     data, and they are kept where the reference returns on them."""
     from ..llm import extract_code, get_backend
 
@@ -482,7 +494,7 @@ def _from_model(
         max_tokens=700,
         seed=0,
     )
-    extraction = extract_code(exchange.texts[0] if exchange.texts else "", "make_inputs", arity=1)
+    extraction = extract_code(exchange.texts[0] if exchange.texts else "", "make_inputs", arity=2)
     how = f'say what to run {task.entry} on (--inputs NAME, --example "{task.entry}(...)")'
     if not extraction.ok:
         raise InputsError(
@@ -491,10 +503,13 @@ def _from_model(
         )
     code = extraction.code or ""
     chosen = list(sizes) if sizes else [*DEFAULT_SIZES, 50]
-    make = _ModelBuilder(code)
+    seeded = _defines_seeded_builder(code)
+    make = _ModelBuilder(code, seeded)
+    signature = "make_inputs(n, seed)" if seeded else "make_inputs(n)"
     program = Program("candidate", code, "make_inputs", dumps_by_value({}))
     limits = limits or Limits()
-    calls = [(n,) for n in [*chosen, chosen[-1]]]  # the last twice: is it deterministic?
+    # the last size twice: is it deterministic?
+    calls = [(n, n) if seeded else (n,) for n in [*chosen, chosen[-1]]]
     report = run_cases(program, calls, limits, hardened)
     if report.load_error or report.fault:
         why = report.load_error or (report.fault.reason if report.fault else "")
@@ -516,7 +531,7 @@ def _from_model(
             f"{task.entry} raises on every input the model's builder made ({dropped[0]}): {how}"
         )
     notes = [
-        f"the inputs were built by make_inputs(n), written by the model ({backend.model}) and "
+        f"the inputs were built by {signature}, written by the model ({backend.model}) and "
         "checked against your function: res.inputs['code'] shows it; pass --inputs or "
         "--example to choose them yourself"
     ]
@@ -528,11 +543,17 @@ def _from_model(
         make,
         None,
         "builder",
-        f"builder make_inputs(n) written by the model ({backend.model}) at n = "
+        f"builder {signature} written by the model ({backend.model}) at n = "
         + ", ".join(label[2:] for _, label, _ in kept)
         + "; timed at a calibrated n",
         notes=notes,
-        details={"code": code, "model": backend.model, "sizes": chosen, "dropped": len(dropped)},
+        details={
+            "code": code,
+            "model": backend.model,
+            "sizes": chosen,
+            "dropped": len(dropped),
+            "seeded": seeded,
+        },
     )
 
 
