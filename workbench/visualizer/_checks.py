@@ -152,6 +152,44 @@ def figure_findings(facts: Any) -> list[str]:
     return found
 
 
+_ERROR_HINTS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"'numpy\.ndarray' object has no attribute '(\w+)'"),
+        "plt.subplots(rows, cols) with several subplots returns an array of Axes: call {0}() "
+        "on one of them (axes[0].{0}(...), axes[0, 1].{0}(...)), or make one subplot",
+    ),
+    (
+        re.compile(
+            r"(?:Figure|Line2D|Axes|Text)\.set\(\) got an unexpected keyword argument "
+            r"'projection'"
+        ),
+        "projection belongs to the subplot: fig.add_subplot(projection='3d') or "
+        "plt.subplots(subplot_kw={{'projection': '3d'}})",
+    ),
+    (
+        re.compile(r"got an unexpected keyword argument '(\w+)'"),
+        "that call takes no argument {0}: remove it or use the call's own parameter",
+    ),
+    (
+        re.compile(r"'NoneType' object has no attribute '(\w+)'"),
+        "a variable the script uses is None: make or load the value before calling .{0} on it",
+    ),
+    (
+        re.compile(r"name '(\w+)' is not defined"),
+        "define {0} before it is used, or import it",
+    ),
+]
+
+
+def error_hints(error: str) -> list[str]:
+    """What usually fixes an error small models make often: the first matching hint."""
+    for pattern, hint in _ERROR_HINTS:
+        found = pattern.search(error)
+        if found:
+            return [hint.format(*found.groups())]
+    return []
+
+
 def _axes_findings(a: dict[str, Any], figure_entries: list[str]) -> list[str]:
     found = []
     series = _series(a)

@@ -244,7 +244,8 @@ class FigureFacts:
     def feedback(self) -> str:
         """The execution facts as the model reads them."""
         if self.error is not None:
-            return "Running the script failed:\n" + self.error
+            hints = [f"Hint: {h}." for h in _checks.error_hints(self.error)]
+            return "\n".join(["Running the script failed:", self.error, *hints])
         lines = [
             f"The script ran and drew {self.series} series on {len(self.axes)} axes "
             f"({self.n_figures} figure(s))."
