@@ -335,6 +335,11 @@ ax.set_title('Random points'); ax.set_xlabel('x'); ax.set_ylabel('y')
             "that call takes no argument counterclockwise",
         ),
         ("import matplotlib.pyplot as plt\nplt.plot(x, x)\n", "define x before it is used"),
+        (
+            "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
+            "ax.colorbar(ax.imshow([[1, 2]]))\n",
+            "Axes has no method colorbar: it may belong to the figure or pyplot",
+        ),
     ],
 )
 def test_a_failing_script_gets_the_hint_that_usually_fixes_it(script, hint):

@@ -167,6 +167,11 @@ _ERROR_HINTS: list[tuple[re.Pattern[str], str]] = [
         "plt.subplots(subplot_kw={{'projection': '3d'}})",
     ),
     (
+        re.compile(r"'Axes' object has no attribute '(\w+)'"),
+        "Axes has no method {0}: it may belong to the figure or pyplot (fig.{0}(...), "
+        "plt.{0}(...))",
+    ),
+    (
         re.compile(r"got an unexpected keyword argument '(\w+)'"),
         "that call takes no argument {0}: remove it or use the call's own parameter",
     ),
