@@ -156,7 +156,7 @@ _ERROR_HINTS: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(r"'numpy\.ndarray' object has no attribute '(\w+)'"),
         "plt.subplots(rows, cols) with several subplots returns an array of Axes: call {0}() "
-        "on one of them (axes[0].{0}(...), axes[0, 1].{0}(...)), or make one subplot",
+        "on one of them (axes[0, 1].{0}(...), or loop: for ax in axes.flat: ax.{0}(...))",
     ),
     (
         re.compile(
