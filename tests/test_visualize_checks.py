@@ -337,6 +337,11 @@ ax.set_title('Random points'); ax.set_xlabel('x'); ax.set_ylabel('y')
         ("import matplotlib.pyplot as plt\nplt.plot(x, x)\n", "define x before it is used"),
         (
             "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
+            "ax.xaxis.tick_params(rotation=45)\n",
+            "ax.xaxis has no method tick_params: call it on the Axes",
+        ),
+        (
+            "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
             "ax.colorbar(ax.imshow([[1, 2]]))\n",
             "Axes has no method colorbar: it may belong to the figure or pyplot",
         ),

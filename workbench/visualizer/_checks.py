@@ -166,6 +166,14 @@ _ERROR_HINTS: list[tuple[re.Pattern[str], str]] = [
         "projection belongs to the subplot: fig.add_subplot(projection='3d') or "
         "plt.subplots(subplot_kw={{'projection': '3d'}})",
     ),
+    *[
+        (
+            re.compile(rf"'{axis.upper()}Axis' object has no attribute '(\w+)'"),
+            f"ax.{axis}axis has no method {{0}}: call it on the Axes, e.g. "
+            f"ax.tick_params(axis='{axis}', ...) or ax.set_{axis}ticks(...)",
+        )
+        for axis in "xy"
+    ],
     (
         re.compile(r"'Axes' object has no attribute '(\w+)'"),
         "Axes has no method {0}: it may belong to the figure or pyplot (fig.{0}(...), "
