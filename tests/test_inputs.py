@@ -572,7 +572,7 @@ def test_the_model_builder_gets_a_fresh_seed_per_timed_call_at_the_same_size():
     seeded = "def make_inputs(n, seed):\n    return (n, seed)\n"
     unseeded = "def make_inputs(n, scale=2):\n    return (n,)\n"
     assert _defines_seeded_builder(seeded) and not _defines_seeded_builder(unseeded)
-    make = _ModelBuilder(seeded, seeded=True)
+    make = _ModelBuilder(seeded)
     assert make(40) == (40, 40)  # verification: deterministic in n
     assert [make(40, k) for k in (0, 1)] == [(40, TIMING_SEED), (40, TIMING_SEED + 1)]
-    assert _ModelBuilder(unseeded, seeded=False)(40, 3) == (43,)
+    assert _ModelBuilder(unseeded)(40, 3) == (43,)

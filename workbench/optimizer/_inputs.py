@@ -443,29 +443,28 @@ BUILDER_PROMPT = (
 
 class _ModelBuilder:
     """(n, timed call) -> arguments from the model's builder code, run in the worker (never in
-    the kernel). Like a user's builder: ``make_inputs(n, seed)`` gets a fresh seed per timed
-    call at the same size; a model that left the seed out gets ``make_inputs(n + k)``."""
+    the kernel), called as a user's builder is (``_MakeArgs``): ``make_inputs(n, seed)`` gets a
+    fresh seed per timed call at the same size; one without the seed, ``make_inputs(n + k)``."""
 
-    def __init__(self, code: str, seeded: bool) -> None:
-        self.code, self.seeded = code, seeded
-        self._fn: Callable[..., tuple] | None = None
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self._make: _MakeArgs | None = None
 
     def __call__(self, n: int, call: int | None = None) -> tuple:
-        if self._fn is None:
+        if self._make is None:
             scope: dict[str, Any] = {"__name__": "__wb_inputs__"}
             exec(compile(self.code, "<model's make_inputs>", "exec"), scope)  # noqa: S102 - in the worker
-            self._fn = scope["make_inputs"]
-        if self.seeded:
-            return tuple(self._fn(n, n if call is None else TIMING_SEED + call))
-        return tuple(self._fn(n if call is None else n + call % MAX_CALLS))
+            self._make = _MakeArgs(scope["make_inputs"])
+        return self._make(n, call)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"code": self.code, "seeded": self.seeded, "_fn": None}
+        return {"code": self.code, "_make": None}
 
 
 def _defines_seeded_builder(code: str) -> bool:
-    """Whether the code's ``make_inputs`` takes a seed (a second required parameter): read
-    from its syntax, since the model's code never runs in the kernel."""
+    """Whether the code's ``make_inputs`` takes a seed (a second required parameter, as
+    ``_takes_seed`` finds it): read from its syntax, since the model's code never runs in the
+    kernel."""
     for node in ast.parse(code).body:
         if isinstance(node, ast.FunctionDef) and node.name == "make_inputs":
             positional = [*node.args.posonlyargs, *node.args.args]
@@ -503,8 +502,8 @@ def _from_model(
         )
     code = extraction.code or ""
     chosen = list(sizes) if sizes else [*DEFAULT_SIZES, 50]
-    seeded = _defines_seeded_builder(code)
-    make = _ModelBuilder(code, seeded)
+    seeded = _defines_seeded_builder(code)  # as _MakeArgs will find it in the worker
+    make = _ModelBuilder(code)
     signature = "make_inputs(n, seed)" if seeded else "make_inputs(n)"
     program = Program("candidate", code, "make_inputs", dumps_by_value({}))
     limits = limits or Limits()
