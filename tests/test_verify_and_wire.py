@@ -160,19 +160,21 @@ def test_dataframe_wrong_in_one_cell_fails_and_says_where():
     assert "index" in compare(df, df.reset_index(drop=True))
 
 
-@pytest.mark.filterwarnings("ignore:the matrix subclass")
-def test_sparse_torch_records_and_subclasses_compare_by_structure():
-    import collections
-    import dataclasses
-
-    import torch
-    from numba import typed
-
-    from workbench.optimizer._verify import Unverified, comparison_notes
-
+def test_torch_tensors_compare_by_structure():
+    torch = pytest.importorskip("torch")  # the transformers extra; make test goes without it
     t = torch.arange(6.0).reshape(2, 3)
     assert compare(decode(encode(t)), decode(encode(t.clone()))) is None
     assert "result[0, 0]" in compare(decode(encode(t)), decode(encode(t + 1)))
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass")
+def test_records_typed_containers_and_subclasses_compare_by_structure():
+    import collections
+    import dataclasses
+
+    from numba import typed
+
+    from workbench.optimizer._verify import Unverified, comparison_notes
 
     @dataclasses.dataclass
     class Point:
